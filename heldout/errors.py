@@ -1,0 +1,82 @@
+"""One family of errors for all of heldout.
+
+Each error mixes in the builtin it resembles (as filelock and huggingface_hub do), so
+callers may catch either `HeldoutError` or, say, `PermissionError`. Messages are meant
+for people: they never carry a token, a server path or a stack trace.
+"""
+
+from __future__ import annotations
+
+
+class HeldoutError(Exception):
+    """Root of every error heldout raises on purpose."""
+
+
+class ConfigError(HeldoutError, ValueError):
+    """A setting in heldout.toml is missing, mistyped or contradicts another."""
+
+
+class StoreError(HeldoutError):
+    """A storage backend failed in a way the caller cannot fix by retrying."""
+
+
+class Conflict(StoreError):
+    """The parent commit is no longer the head: someone else committed first (CAS lost)."""
+
+
+class NotFound(StoreError, KeyError):
+    """A path, revision or repo does not exist."""
+
+    def __str__(self) -> str:  # KeyError would wrap the message in quotes
+        return str(self.args[0]) if self.args else "not found"
+
+
+class InvalidPath(StoreError, ValueError):
+    """A repo id or a path in a repo is malformed or unsafe (`..`, absolute, too long)."""
+
+
+class AccessDenied(StoreError, PermissionError):
+    """The token may not read or write this repo."""
+
+
+class TransientError(StoreError, ConnectionError):
+    """The backend kept failing with retryable errors (429, 5xx, timeouts) past the budget."""
+
+
+class QueueError(HeldoutError):
+    """Base of the queue's refusals. The message is shown to the user as it is."""
+
+
+class InvalidSubmission(QueueError, ValueError):
+    """The submission itself is wrong: its name, its file, its fields."""
+
+
+class LimitReached(QueueError):
+    """The user has used the daily quota; `resets_at` says when it comes back."""
+
+    def __init__(self, message: str, resets_at: str) -> None:
+        super().__init__(message)
+        self.resets_at = resets_at
+
+
+class DuplicateSubmission(QueueError):
+    """The same user already submitted the same file; names the earlier job."""
+
+    def __init__(self, message: str, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class NotAllowed(QueueError, PermissionError):
+    """The caller may not do this (not a reviewer, not the owner)."""
+
+
+class InvalidTransition(QueueError):
+    """The job's status does not allow this move (finish a PENDING job, for example)."""
+
+
+class JobNotFound(QueueError, KeyError):
+    """No job with this id exists in the queue."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "job not found"
