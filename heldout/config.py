@@ -31,6 +31,7 @@ class BenchmarkConfig:
     name: str
     primary_metric: str
     higher_is_better: bool = True
+    metrics: tuple[str, ...] = ()
     description: str = ""
     id_column: str = "id"
     prediction_column: str = "prediction"
@@ -38,6 +39,11 @@ class BenchmarkConfig:
     public_ids: Path | None = None
     example_predictions: Path | None = None
     citation: str = ""
+
+    @property
+    def all_metrics(self) -> tuple[str, ...]:
+        """Every metric the scorer reports; the primary one always among them."""
+        return self.metrics or (self.primary_metric,)
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,12 @@ def _coerce(value: Any, hint: Any, key: str, base: Path) -> Any:
 
 def _check(config: Config) -> None:
     """Rules that span several keys."""
+    b = config.benchmark
+    if b.metrics and b.primary_metric not in b.metrics:
+        raise ConfigError("benchmark.primary_metric must be one of benchmark.metrics")
+    for metric in b.all_metrics:
+        if not metric.isidentifier():
+            raise ConfigError(f"benchmark.metrics: {metric!r} must be a plain identifier")
     s = config.storage
     if s.backend == "local" and s.root is None:
         raise ConfigError("storage.root is required when storage.backend is 'local'")

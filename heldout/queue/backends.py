@@ -1,0 +1,30 @@
+"""Open the queue and results stores that heldout.toml names."""
+
+from __future__ import annotations
+
+from heldout.config import Config
+from heldout.queue.jobs import JobQueue
+from heldout.queue.results import Results
+from heldout.queue.store import Store
+
+
+def open_stores(config: Config) -> tuple[Store, Store]:
+    """(queue store, results store) for the configured backend."""
+    s = config.storage
+    if s.backend == "local":
+        from heldout.queue.local_store import LocalStore
+
+        assert s.root is not None  # checked when the config was read
+        return LocalStore(s.root / "queue"), LocalStore(s.root / "results")
+    from heldout.queue.hub_store import HubStore
+
+    token = s.token()
+    return tuple(  # type: ignore[return-value]
+        HubStore(repo, token=token, endpoint=s.endpoint, retry_seconds=s.retry_seconds)
+        for repo in (s.queue_repo, s.results_repo)
+    )
+
+
+def open_queue(config: Config) -> JobQueue:
+    queue_store, results_store = open_stores(config)
+    return JobQueue(queue_store, config, Results(results_store, config.benchmark))

@@ -1,0 +1,158 @@
+"""The results dataset: one declared, versioned parquet schema, upserted by job id.
+
+Rows live in a fixed number of bucket files chosen by a hash of the job id. Writing a
+result rewrites only its bucket, so writing it twice leaves one row, and the board
+reads at most `BUCKETS` files however many results there are. `datasets.load_dataset`
+and `pd.read_parquet("hf://…")` read the repo as it stands: there is never a second
+copy of a row to deduplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import defaultdict
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from heldout.config import BenchmarkConfig
+from heldout.errors import NotFound
+from heldout.queue.entry import Entry, parse_iso
+from heldout.queue.store import Add, Store
+from heldout.queue.txn import retry_on_conflict
+
+RESULTS_SCHEMA_VERSION = 1
+BUCKETS = 16
+DATA_FOLDER = "data"
+
+_TS = pa.timestamp("us", tz="UTC")
+# Room for later: a score per split of the test set (public/private parts) and
+# confidence intervals, without a schema change that breaks readers.
+SPLIT_SCORE = pa.struct(
+    [
+        ("split", pa.string()),
+        ("metric", pa.string()),
+        ("value", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+    ]
+)
+
+
+def results_schema(benchmark: BenchmarkConfig) -> pa.Schema:
+    """The one schema of a benchmark's results; metric columns come from its config."""
+    fields = [
+        pa.field("job_id", pa.string(), nullable=False),
+        pa.field("model", pa.string()),
+        pa.field("submitter", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("submitted_at", _TS),
+        pa.field("finished_at", _TS),
+        pa.field("primary_metric", pa.string()),
+        pa.field("primary_score", pa.float64()),
+        *(pa.field(m, pa.float64()) for m in benchmark.all_metrics),
+        pa.field("split_scores", pa.list_(SPLIT_SCORE)),
+        pa.field("predictions_sha256", pa.string()),
+        pa.field("test_fingerprint", pa.string()),
+        pa.field("evaluator_version", pa.string()),
+        pa.field("schema_version", pa.int32()),
+    ]
+    return pa.schema(fields, metadata={"heldout_results_schema": str(RESULTS_SCHEMA_VERSION)})
+
+
+def bucket_path(job_id: str) -> str:
+    bucket = hashlib.sha256(job_id.encode()).digest()[0] % BUCKETS
+    return f"{DATA_FOLDER}/part-{bucket:02d}.parquet"
+
+
+def result_row(entry: Entry, benchmark: BenchmarkConfig) -> dict[str, Any]:
+    """A scored entry as one row. Only aggregate metrics: never per-example results."""
+    scores = entry.scores or {}
+    missing = [m for m in benchmark.all_metrics if m not in scores]
+    if missing or not entry.finished_at or not entry.test_fingerprint:
+        raise ValueError(f"job {entry.job_id} has no complete result (missing {missing})")
+    return {
+        "job_id": entry.job_id,
+        "model": entry.model,
+        "submitter": entry.submitter,
+        "description": entry.description,
+        "submitted_at": parse_iso(entry.submitted_at),
+        "finished_at": parse_iso(entry.finished_at),
+        "primary_metric": benchmark.primary_metric,
+        "primary_score": float(scores[benchmark.primary_metric]),
+        **{m: float(scores[m]) for m in benchmark.all_metrics},
+        "split_scores": [],
+        "predictions_sha256": entry.predictions_sha256,
+        "test_fingerprint": entry.test_fingerprint,
+        "evaluator_version": entry.evaluator_version or "",
+        "schema_version": RESULTS_SCHEMA_VERSION,
+    }
+
+
+class Results:
+    """Read and write the results repo through any `Store`."""
+
+    def __init__(self, store: Store, benchmark: BenchmarkConfig) -> None:
+        self.store = store
+        self.benchmark = benchmark
+        self.schema = results_schema(benchmark)
+        self._cache: tuple[str, pd.DataFrame] | None = None
+
+    def upsert(self, rows: list[dict[str, Any]]) -> str | None:
+        """Write rows keyed by job id in one commit; an existing row is replaced."""
+        if not rows:
+            return None
+        by_bucket: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_bucket[bucket_path(row["job_id"])].append(row)
+
+        def attempt() -> str:
+            parent = self.store.head()
+            ops = [
+                Add(path, self._merged(path, new, parent))
+                for path, new in sorted(by_bucket.items())
+            ]
+            return self.store.commit(ops, f"Publish {len(rows)} result(s)", parent=parent)
+
+        return retry_on_conflict(attempt, "publish results")
+
+    def _merged(self, path: str, new: list[dict[str, Any]], revision: str) -> bytes:
+        table = pa.Table.from_pylist(new, schema=self.schema)
+        old = self._read_bucket(path, revision)
+        if old is not None:
+            keep = pc.invert(pc.is_in(old["job_id"], table["job_id"]))
+            table = pa.concat_tables([old.filter(keep), table]).sort_by("job_id")
+        sink = io.BytesIO()
+        pq.write_table(table, sink, compression="zstd")
+        return sink.getvalue()
+
+    def _read_bucket(self, path: str, revision: str | None) -> pa.Table | None:
+        try:
+            raw = self.store.read(path, revision=revision)
+        except NotFound:
+            return None
+        table = pq.read_table(io.BytesIO(raw))
+        # An older file may lack newer columns; cast fills them with nulls.
+        missing = [f for f in self.schema if f.name not in table.column_names]
+        for f in missing:
+            table = table.append_column(f, pa.nulls(len(table), f.type))
+        return table.select(self.schema.names).cast(self.schema)
+
+    def read(self) -> pd.DataFrame:
+        """All results as a frame; re-reads only when the repo's head has moved."""
+        head = self.store.head()
+        if self._cache and self._cache[0] == head:
+            return self._cache[1]
+        tables = [
+            t
+            for path in self.store.list(DATA_FOLDER)
+            if path.endswith(".parquet") and (t := self._read_bucket(path, head)) is not None
+        ]
+        table = pa.concat_tables(tables) if tables else self.schema.empty_table()
+        frame = table.to_pandas()
+        self._cache = (head, frame)
+        return frame

@@ -1,0 +1,98 @@
+"""Turning an upload into a queue entry: identity, limits, duplicates and pre-review flags.
+
+`accept` works inside a transaction and touches no network itself, so a batch of
+submissions is planned one after another against the same in-memory state: the
+daily limit holds inside a group commit exactly as it does across commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from heldout.config import Config
+from heldout.errors import DuplicateSubmission, InvalidSubmission, LimitReached
+from heldout.queue.entry import Entry, check_username, new_entry, parse_iso
+from heldout.queue.rules import PreContext, pre_flags
+from heldout.queue.status import Action, JobStatus, check_transition
+from heldout.queue.txn import Txn
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a signed-in user sends. `submitter` must come from a verified identity."""
+
+    submitter: str
+    model: str
+    content: bytes = field(repr=False)
+    format: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_username(self.submitter)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def describe_wait(resets_at: datetime, now: datetime) -> str:
+    minutes = max(1, int((resets_at - now).total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def check_file(sub: Submission, config: Config) -> None:
+    limits = config.limits
+    if sub.format not in limits.formats:
+        raise InvalidSubmission(
+            f"{sub.format!r} files are not accepted; use one of: {', '.join(limits.formats)}"
+        )
+    if not sub.content:
+        raise InvalidSubmission("the predictions file is empty")
+    if len(sub.content) > limits.max_file_bytes:
+        raise InvalidSubmission(
+            f"the file is {len(sub.content) / 2**20:.1f} MB; the limit is {limits.max_file_mb:g} MB"
+        )
+
+
+def accept(txn: Txn, sub: Submission, config: Config, now: datetime) -> Entry:
+    """Check one submission against the state in `txn` and add it there."""
+    check_file(sub, config)
+    entry = new_entry(
+        model=sub.model,
+        submitter=sub.submitter,
+        description=sub.description,
+        sha256=sub.sha256,
+        size=len(sub.content),
+        fmt=sub.format,
+        max_model_name=config.limits.max_model_name,
+        now=now,
+    )
+    index = txn.user(sub.submitter)
+    earlier = index.live_job_with(entry.predictions_sha256)
+    if earlier:
+        raise DuplicateSubmission(
+            f"you already submitted this exact file as job {earlier}", job_id=earlier
+        )
+    quota = index.quota(config.limits.submissions_per_day, now)
+    if quota.remaining == 0:
+        resets = parse_iso(quota.resets_at)
+        raise LimitReached(
+            f"you have used all {quota.limit} submissions for today; more are allowed at "
+            f"{resets:%H:%M} UTC (in {describe_wait(resets, now)})",
+            resets_at=quota.resets_at,
+        )
+    flags = pre_flags(
+        PreContext(entry, txn.jobs_with_hash(entry.predictions_sha256), config.review)
+    )
+    action, status = (
+        (Action.HOLD, JobStatus.REVIEW) if flags else (Action.SUBMIT, JobStatus.PENDING)
+    )
+    check_transition(action, None, status)
+    entry = entry.with_event(status, sub.submitter, "submitted", status=status, flags=flags)
+    txn.put(entry)
+    txn.add_file(entry.predictions_path, sub.content)
+    txn.add_hash(entry.predictions_sha256, entry.job_id, entry.submitter)
+    return entry

@@ -1,0 +1,174 @@
+"""A transaction: read everything at one head, change in memory, commit once.
+
+Changes are gathered first and turned into operations by a pure `plan`, so one commit
+can carry any number of transitions (a group commit is just a bigger transaction).
+A lost CAS race re-runs the whole function on a fresh transaction; because every
+transition is planned from what it reads, re-running one that already landed is a
+no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from heldout.errors import Conflict, JobNotFound, NotFound, StoreError
+from heldout.queue.entry import Entry, check_job_id
+from heldout.queue.status import JobStatus, status_folder, status_path
+from heldout.queue.store import Add, Delete, Operation, Store
+from heldout.queue.users import UserIndex, user_path
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 60
+
+# Where to look for a job whose status is unknown, most likely first.
+_PROBE_ORDER = (
+    JobStatus.PENDING,
+    JobStatus.RUNNING,
+    JobStatus.REVIEW,
+    JobStatus.FINISHED,
+    JobStatus.FAILED,
+)
+
+
+def hash_path(sha256: str) -> str:
+    """Which jobs carried this exact predictions file (for the duplicate rules)."""
+    return f"hashes/{sha256}.json"
+
+
+@dataclass
+class Changes:
+    """What a transaction will write: entries with their path at the parent, and files."""
+
+    entries: dict[str, tuple[str | None, Entry]] = field(default_factory=dict)
+    users: dict[str, UserIndex] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.users or self.files)
+
+
+def plan(changes: Changes) -> list[Operation]:
+    """Pure: the operations that take the parent state to the changed one."""
+    ops: list[Operation] = []
+    for origin, entry in changes.entries.values():
+        if origin is not None and origin != entry.path:
+            ops.append(Delete(origin))
+        ops.append(Add(entry.path, entry.to_json()))
+    ops.extend(Add(user_path(name), index.to_json()) for name, index in changes.users.items())
+    ops.extend(Add(path, content) for path, content in changes.files.items())
+    return ops
+
+
+class Txn:
+    def __init__(self, store: Store, primary_metric: str) -> None:
+        self.store = store
+        self.primary_metric = primary_metric
+        self.parent = store.head()
+        self.changes = Changes()
+        self._origin: dict[str, str | None] = {}
+        self._entries: dict[str, Entry] = {}
+        self._users: dict[str, UserIndex] = {}
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            return self.store.read(path, revision=self.parent)
+        except NotFound:
+            return None
+
+    def list(self, status: JobStatus) -> list[str]:
+        """Job ids in one status folder, oldest first."""
+        paths = self.store.list(status_folder(status))
+        return sorted(
+            p.rsplit("/", 1)[-1].removesuffix(".json") for p in paths if p.endswith(".json")
+        )
+
+    def entry(self, job_id: str, hint: JobStatus | None = None) -> Entry:
+        """The job as of the parent commit (or as changed in this transaction)."""
+        if job_id in self._entries:
+            return self._entries[job_id]
+        check_job_id(job_id)
+        order = ((hint,) if hint else ()) + tuple(s for s in _PROBE_ORDER if s != hint)
+        for status in order:
+            raw = self.read(status_path(status, job_id))
+            if raw is not None:
+                return self._remember(Entry.from_json(raw))
+        raise JobNotFound(f"no job {job_id} in the queue")
+
+    def listed_entry(self, job_id: str, status: JobStatus) -> Entry:
+        """An entry found by listing. Listing sees the live head, which may be newer than
+        our parent; a file missing at the parent means we lost a race, so start over."""
+        if job_id in self._entries:
+            return self._entries[job_id]
+        raw = self.read(status_path(status, job_id))
+        if raw is None:
+            raise Conflict("the queue moved while it was being read")
+        return self._remember(Entry.from_json(raw))
+
+    def _remember(self, entry: Entry) -> Entry:
+        self._entries[entry.job_id] = entry
+        self._origin.setdefault(entry.job_id, entry.path)
+        return entry
+
+    def user(self, name: str) -> UserIndex:
+        if name not in self._users:
+            raw = self.read(user_path(name))
+            self._users[name] = UserIndex.from_json(raw) if raw else UserIndex(user=name)
+        return self._users[name]
+
+    def put(self, entry: Entry, refund: bool = False) -> Entry:
+        """Record the new version of a job and keep its owner's index in step."""
+        self._origin.setdefault(entry.job_id, None)
+        self._entries[entry.job_id] = entry
+        self.changes.entries[entry.job_id] = (self._origin[entry.job_id], entry)
+        index = self.user(entry.submitter).with_entry(entry, self.primary_metric, refund)
+        self._users[entry.submitter] = index
+        self.changes.users[entry.submitter] = index
+        return entry
+
+    def jobs_with_hash(self, sha256: str) -> list[dict[str, str]]:
+        if hash_path(sha256) in self.changes.files:
+            return json.loads(self.changes.files[hash_path(sha256)])["jobs"]
+        raw = self.read(hash_path(sha256))
+        return json.loads(raw)["jobs"] if raw else []
+
+    def add_hash(self, sha256: str, job_id: str, user: str) -> None:
+        jobs = [*self.jobs_with_hash(sha256), {"job_id": job_id, "user": user}]
+        self.add_file(hash_path(sha256), json.dumps({"jobs": jobs}).encode())
+
+    def add_file(self, path: str, content: bytes) -> None:
+        self.changes.files[path] = content
+
+    def commit(self, message: str) -> str | None:
+        if not self.changes:
+            return None
+        return self.store.commit(plan(self.changes), message, parent=self.parent)
+
+
+def retry_on_conflict(
+    attempt: Callable[[], T], what: str, sleep: Callable[[float], None] = time.sleep
+) -> T:
+    """Call `attempt` until it does not lose a CAS race, backing off with jitter."""
+    for n in range(MAX_ATTEMPTS):
+        try:
+            return attempt()
+        except Conflict:
+            # Jitter keeps racing writers from colliding again in lockstep.
+            sleep(random.uniform(0, min(1.0, 0.02 * 2**n)))
+    raise StoreError(f"the repo was too busy to {what}; please try again")
+
+
+def transact(store: Store, primary_metric: str, work: Callable[[Txn], T], message: str) -> T:
+    """Run `work` on a fresh transaction and commit what it changed, as one CAS commit."""
+
+    def attempt() -> T:
+        txn = Txn(store, primary_metric)
+        result = work(txn)
+        txn.commit(message)
+        return result
+
+    return retry_on_conflict(attempt, message)

@@ -1,0 +1,100 @@
+"""The per-user index: one small file per user, rewritten in the same commit as each move.
+
+It answers "what are my jobs" and "how much of today's quota is left" with one read,
+and because it is part of every CAS commit, two submissions racing for the last slot
+of the quota can never both win.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+
+from heldout.queue.entry import Entry, check_username, iso, parse_iso
+from heldout.queue.status import JobStatus
+
+INDEX_VERSION = 1
+
+
+def user_path(name: str) -> str:
+    return f"users/{check_username(name)}.json"
+
+
+@dataclass(frozen=True)
+class UserJob:
+    status: str
+    submitted_at: str
+    sha256: str
+    model: str
+    counts: bool = True  # counts against the daily quota
+    primary_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Quota:
+    limit: int
+    used: int
+    resets_at: str
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+def next_reset(now: datetime) -> datetime:
+    """Quotas are per UTC day, so every user sees the same, predictable reset time."""
+    day = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class UserIndex:
+    user: str
+    jobs: dict[str, UserJob] = field(default_factory=dict)
+    version: int = INDEX_VERSION
+
+    def __post_init__(self) -> None:
+        check_username(self.user)
+
+    def with_entry(self, entry: Entry, primary_metric: str, refund: bool = False) -> UserIndex:
+        old = self.jobs.get(entry.job_id)
+        score = (entry.scores or {}).get(primary_metric)
+        job = UserJob(
+            status=entry.status.value,
+            submitted_at=entry.submitted_at,
+            sha256=entry.predictions_sha256,
+            model=entry.model,
+            counts=(old.counts if old else True) and not refund,
+            primary_score=score if entry.status is JobStatus.FINISHED else None,
+        )
+        return replace(self, jobs={**self.jobs, entry.job_id: job})
+
+    def quota(self, limit: int, now: datetime) -> Quota:
+        today = now.astimezone(timezone.utc).date()
+        used = sum(
+            1 for j in self.jobs.values() if j.counts and parse_iso(j.submitted_at).date() == today
+        )
+        return Quota(limit=limit, used=used, resets_at=iso(next_reset(now)))
+
+    def live_job_with(self, sha256: str) -> str | None:
+        """An earlier job of this user with the same file that has not failed."""
+        for job_id, job in sorted(self.jobs.items()):
+            if job.sha256 == sha256 and job.status != JobStatus.FAILED.value:
+                return job_id
+        return None
+
+    def best_score(self, higher_is_better: bool) -> float | None:
+        scores = [j.primary_score for j in self.jobs.values() if j.primary_score is not None]
+        if not scores:
+            return None
+        return max(scores) if higher_is_better else min(scores)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> UserIndex:
+        data = json.loads(raw)
+        jobs = {k: UserJob(**v) for k, v in data.get("jobs", {}).items()}
+        return cls(user=data["user"], jobs=jobs, version=data.get("version", INDEX_VERSION))
