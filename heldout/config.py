@@ -97,6 +97,7 @@ class EvaluatorConfig:
 
     scorer: str
     truth: Path
+    code_dir: Path | None = None  # put on the import path for the scorer; default: config folder
     poll_seconds: float = 2.0
     score_timeout_seconds: float = 600.0
     webhook_secret_env: str | None = None

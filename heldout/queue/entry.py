@@ -45,6 +45,13 @@ def new_job_id(now: datetime | None = None) -> str:
     return f"{(now or utcnow()).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
 
 
+def job_time(job_id: str) -> datetime:
+    """When a job was submitted, read from its id alone (no file needed)."""
+    return datetime.strptime(check_job_id(job_id)[:16], "%Y%m%dT%H%M%SZ").replace(
+        tzinfo=timezone.utc
+    )
+
+
 def check_job_id(job_id: str) -> str:
     if not isinstance(job_id, str) or not JOB_ID.match(job_id):
         raise InvalidSubmission(f"{str(job_id)[:40]!r} is not a job id")

@@ -334,23 +334,30 @@ class JobQueue:
 
     def requeue(self, job_id: str, by: str) -> Entry:
         """A maintainer sends a job back to the queue, with a fresh set of attempts."""
+        return self.requeue_many([job_id], by)[0]
 
-        def work(txn: Txn) -> Entry:
-            entry = txn.entry(job_id)
-            moved = entry.moved(
-                Action.REQUEUE,
-                JobStatus.PENDING,
-                by,
-                "requeued by a maintainer",
-                attempts=0,
-                worker=None,
-                lease_expires_at=None,
-                error=None,
-                finished_at=None,
-            )
-            return txn.put(moved)
+    def requeue_many(self, job_ids: list[str], by: str) -> list[Entry]:
+        """Requeue several jobs in one commit (rescoring after a scorer fix, say)."""
 
-        return self._transact(work, f"Requeue {job_id}")
+        def work(txn: Txn) -> list[Entry]:
+            out = []
+            for job_id in job_ids:
+                entry = txn.entry(job_id)
+                moved = entry.moved(
+                    Action.REQUEUE,
+                    JobStatus.PENDING,
+                    by,
+                    "requeued by a maintainer",
+                    attempts=0,
+                    worker=None,
+                    lease_expires_at=None,
+                    error=None,
+                    finished_at=None,
+                )
+                out.append(txn.put(moved))
+            return out
+
+        return self._transact(work, f"Requeue {len(job_ids)} job(s)")
 
     def _reviewer(self, who: str) -> None:
         # Checked here, on the server side, whatever the UI showed.

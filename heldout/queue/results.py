@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -142,16 +143,21 @@ class Results:
             table = table.append_column(f, pa.nulls(len(table), f.type))
         return table.select(self.schema.names).cast(self.schema)
 
-    def read(self) -> pd.DataFrame:
-        """All results as a frame; re-reads only when the repo's head has moved."""
+    def read(self, on_file: Callable[[int, int], object] | None = None) -> pd.DataFrame:
+        """All results as a frame; re-reads only when the repo's head has moved.
+
+        `on_file(done, total)` is called after each file, for progress bars."""
         head = self.store.head()
         if self._cache and self._cache[0] == head:
             return self._cache[1]
-        tables = [
-            t
-            for path in self.store.list(DATA_FOLDER)
-            if path.endswith(".parquet") and (t := self._read_bucket(path, head)) is not None
-        ]
+        paths = [p for p in self.store.list(DATA_FOLDER) if p.endswith(".parquet")]
+        tables = []
+        for n, path in enumerate(paths, start=1):
+            table = self._read_bucket(path, head)
+            if table is not None:
+                tables.append(table)
+            if on_file:
+                on_file(n, len(paths))
         table = pa.concat_tables(tables) if tables else self.schema.empty_table()
         frame = table.to_pandas()
         self._cache = (head, frame)

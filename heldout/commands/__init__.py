@@ -1,0 +1,1 @@
+"""Subcommands of the `heldout` CLI, one concept per module."""

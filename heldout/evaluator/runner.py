@@ -1,0 +1,122 @@
+"""Run one scoring call in a child process, with a timeout and a way to stop it.
+
+Why a child process: a benchmark's scorer is code the worker does not control. It may
+hang, leak memory or crash the interpreter; in a child, any of those costs one job,
+not the worker. The child is forked, so it inherits the test set already loaded in
+the parent (no pickling, no second read of the private file), and it sends back only
+the small dict of metrics through a pipe.
+
+Nothing raised in the child is passed on as a user-facing message: the child holds
+the labels, so whatever it says could carry them. The parent gets the traceback as
+text, for the maintainer's log only.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from heldout.errors import HeldoutError
+
+_SLICE = 0.1  # how often a waiting parent checks whether it was asked to stop
+
+
+class ScorerError(HeldoutError, RuntimeError):
+    """The scorer raised, died or returned something unusable.
+
+    `str(exc)` is a short summary; `detail` holds the child's traceback for the log.
+    """
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class ScorerTimeout(ScorerError):
+    """The scorer ran past its time limit and was killed."""
+
+
+class ScoringCancelled(HeldoutError):
+    """The worker is shutting down; the child was killed before it answered."""
+
+
+def run_in_child(
+    work: Callable[[], dict[str, float]],
+    *,
+    timeout: float,
+    cancel: threading.Event | None = None,
+) -> dict[str, float]:
+    """Call `work()` in a forked child and return what it returns.
+
+    Raises `ScorerError` if it raised or the child died, `ScorerTimeout` after
+    `timeout` seconds, `ScoringCancelled` as soon as `cancel` is set.
+    """
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child_main, args=(work, send), daemon=True)
+    child.start()
+    send.close()  # the child's end; keeping it open here would hide the child's death
+    try:
+        return _await(child, receive, timeout, cancel)
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+
+
+def _await(
+    child: multiprocessing.process.BaseProcess,
+    receive: Connection,
+    timeout: float,
+    cancel: threading.Event | None,
+) -> dict[str, float]:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ScorerTimeout(f"the scorer did not finish within {timeout:g} s and was stopped")
+        if cancel is not None and cancel.is_set():
+            raise ScoringCancelled("scoring was stopped because the worker is shutting down")
+        ready = wait([receive, child.sentinel], timeout=min(_SLICE, left))
+        if receive in ready or (ready and receive.poll()):
+            return _answer(receive, child)
+        if child.sentinel in ready:
+            child.join()
+            raise ScorerError(f"the scoring process died (exit code {child.exitcode})")
+
+
+def _answer(receive: Connection, child: multiprocessing.process.BaseProcess) -> dict[str, float]:
+    try:
+        kind, value = receive.recv()
+    except (EOFError, OSError):
+        child.join(timeout=1.0)
+        raise ScorerError(f"the scoring process died (exit code {child.exitcode})") from None
+    if kind == "ok":
+        return value
+    raise ScorerError("the scorer raised an exception", detail=str(value))
+
+
+def _child_main(work: Callable[[], dict[str, float]], send: Connection) -> None:
+    # A Ctrl-C in the terminal reaches the whole process group; the parent decides
+    # what happens to this child, so the child itself ignores it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    answer: tuple[str, Any]
+    try:
+        answer = ("ok", work())
+    except BaseException:  # noqa: BLE001 - everything goes back to the parent as text
+        answer = ("error", traceback.format_exc())
+    try:
+        send.send(answer)
+    except Exception:  # an unpicklable result: report that instead
+        send.send(("error", "the scorer returned a value that cannot be sent back:\n"
+                   + traceback.format_exc()))
+    finally:
+        send.close()

@@ -1,0 +1,263 @@
+"""Everything the emulated Hub remembers: repos, history, Space secrets, issued tokens.
+
+Every change goes through one path: build an event, apply it under the lock, append it
+to the journal (when `data_dir` is set). Replaying the journal at start applies the
+same events through the same code, so a restarted emulator has the same state.
+
+No HTTP here: callers get domain errors from `errors.py` and plain data back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from heldout.hub_emulator.blobs import BlobStore, entry_for
+from heldout.hub_emulator.errors import BadRequest, RepoExists, RepoNotFound, StaleParent
+from heldout.hub_emulator.journal import Journal
+from heldout.hub_emulator.repos import DEFAULT_BRANCH, GITATTRIBUTES, Commit, Repo
+from heldout.hub_emulator.staging import Operation, PutFile, stage
+from heldout.hub_emulator.tree import Change, FileEntry
+
+T = TypeVar("T")
+STALE_PARENT = (
+    "The branch was updated since you opened this page. Please refresh and try again "
+    "(parentCommit is not the head of the branch)."
+)
+
+
+class HubState:
+    """Repos by `(type, id)`. Thread-safe: one lock serialises every read and change."""
+
+    def __init__(self, data_dir: Path | None = None, seed: int | None = None) -> None:
+        self._lock = threading.RLock()
+        self._repos: dict[tuple[str, str], Repo] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._rng = random.Random(seed)
+        self._journal: Journal | None = None
+        self.blobs = BlobStore(data_dir / "blobs.pack" if data_dir else None)
+        if data_dir is not None:
+            self._journal = Journal(data_dir / "journal.jsonl")
+            for event in self._journal.replay():
+                self._apply(event)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+            self.blobs.close()
+
+    def locked(self, action: Callable[[], T]) -> T:
+        """Run a read that spans several calls (e.g. one page of a listing) atomically."""
+        with self._lock:
+            return action()
+
+    # ----------------------------------------------------------------- repos
+    def repo(self, repo_type: str, repo_id: str) -> Repo | None:
+        with self._lock:
+            return self._repos.get((repo_type, repo_id))
+
+    def require(self, repo_type: str, repo_id: str) -> Repo:
+        repo = self.repo(repo_type, repo_id)
+        if repo is None:
+            raise RepoNotFound("Repository not found")
+        return repo
+
+    def create_repo(
+        self, repo_type: str, repo_id: str, *, private: bool, sdk: str | None, author: str, url: str
+    ) -> Repo:
+        """A new repo whose first commit holds `.gitattributes`, as on the Hub."""
+        with self._lock:
+            if (repo_type, repo_id) in self._repos:
+                raise RepoExists(f"You already created this {repo_type} repo", url=url)
+            now = time.time()
+            self._record(
+                {
+                    "t": "create",
+                    "type": repo_type,
+                    "id": repo_id,
+                    "private": private,
+                    "sdk": sdk,
+                    "created": now,
+                }
+            )
+            self._commit_locked(
+                self._repos[(repo_type, repo_id)],
+                [PutFile(".gitattributes", GITATTRIBUTES)],
+                title="initial commit",
+                message="",
+                author=author,
+                parent=None,
+            )
+            return self._repos[(repo_type, repo_id)]
+
+    def delete_repo(self, repo_type: str, repo_id: str) -> None:
+        with self._lock:
+            self.require(repo_type, repo_id)
+            self._record({"t": "delete", "type": repo_type, "id": repo_id})
+
+    def set_private(self, repo: Repo, private: bool) -> None:
+        with self._lock:
+            self._record({"t": "private", "type": repo.type, "id": repo.id, "private": private})
+
+    # --------------------------------------------------------------- commits
+    def commit(
+        self,
+        repo: Repo,
+        operations: list[Operation],
+        *,
+        title: str,
+        message: str,
+        author: str,
+        parent: str | None,
+        branch: str = DEFAULT_BRANCH,
+    ) -> Commit:
+        """Apply all of `operations` as one new commit on `branch`, or none of them.
+
+        `parent` makes it a compare-and-swap: a parent that is not the head (full id or
+        a prefix of 7+ hex digits) is refused with `StaleParent`.
+        """
+        with self._lock:
+            if self._repos.get(repo.key) is not repo:
+                raise RepoNotFound("Repository not found")
+            if branch != DEFAULT_BRANCH:
+                repo.resolve(branch)  # raises RevisionNotFound for anything but main
+                raise BadRequest("Commits can only target the branch 'main' on the local Hub")
+            return self._commit_locked(
+                repo, operations, title=title, message=message, author=author, parent=parent
+            )
+
+    def _commit_locked(
+        self,
+        repo: Repo,
+        operations: list[Operation],
+        *,
+        title: str,
+        message: str,
+        author: str,
+        parent: str | None,
+    ) -> Commit:
+        head = repo.commits[-1].oid if repo.commits else None
+        if parent is not None and (head is None or len(parent) < 7 or not head.startswith(parent)):
+            raise StaleParent(STALE_PARENT)
+        contents: dict[str, bytes] = {}
+
+        def entry_for_content(content: bytes) -> FileEntry:
+            entry = entry_for(content)
+            contents[entry.sha256] = content
+            return entry
+
+        changes = stage(repo.tree, operations, entry_for_content, self._entry_for_blob)
+        used = {entry.sha256 for _, entry in changes if entry is not None}
+        placed = self.blobs.put_many({sha: data for sha, data in contents.items() if sha in used})
+        seq = len(repo.commits)
+        now = time.time()
+        oid = hashlib.sha1(
+            f"{repo.type}/{repo.id}\n{head}\n{seq}\n{now}\n{self._rng.getrandbits(64)}".encode(),
+            usedforsecurity=False,
+        ).hexdigest()
+        self._record(
+            {
+                "t": "commit",
+                "type": repo.type,
+                "id": repo.id,
+                "oid": oid,
+                "parent": head,
+                "title": title,
+                "message": message,
+                "author": author,
+                "date": now,
+                "changes": [
+                    [path, None if e is None else [e.sha256, e.oid, e.size]] for path, e in changes
+                ],
+                "blobs": {sha: list(where) for sha, where in placed.items()},
+            }
+        )
+        return repo.commits[-1]
+
+    def _entry_for_blob(self, sha256: str) -> FileEntry | None:
+        if sha256 not in self.blobs:
+            return None
+        return entry_for(self.blobs.get(sha256))
+
+    def read(self, entry: FileEntry) -> bytes:
+        return self.blobs.get(entry.sha256)
+
+    # ------------------------------------------------------- spaces, tokens
+    def set_space_value(self, repo: Repo, kind: str, key: str, value: dict[str, Any] | None) -> None:
+        """Set (or delete, with None) a Space secret or variable; `kind` names which."""
+        with self._lock:
+            self._record(
+                {"t": kind, "type": repo.type, "id": repo.id, "key": key, "value": value}
+            )
+
+    def issue_token(self, user: str, lifetime: float) -> str:
+        """A fresh access token for `user`, as the OpenID provider hands out."""
+        with self._lock:
+            token = f"hf_oauth_{secrets.token_hex(20)}"
+            self._record({"t": "token", "token": token, "user": user, "until": time.time() + lifetime})
+            return token
+
+    def token_user(self, token: str) -> str | None:
+        with self._lock:
+            found = self._tokens.get(token)
+        if found is None or found[1] < time.time():
+            return None
+        return found[0]
+
+    # ---------------------------------------------------------------- events
+    def _record(self, event: dict[str, Any]) -> None:
+        """Apply `event`, then make it durable. Called with the lock held."""
+        self._apply(event)
+        if self._journal is not None:
+            self._journal.append(event)
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind = event["t"]
+        key = (event.get("type", ""), event.get("id", ""))
+        if kind == "create":
+            self._repos[key] = Repo(
+                type=key[0], id=key[1], private=event["private"], sdk=event["sdk"], created=event["created"]
+            )
+        elif kind == "delete":
+            self._repos.pop(key, None)
+        elif kind == "private":
+            self._repos[key].private = event["private"]
+        elif kind == "commit":
+            repo = self._repos[key]
+            for sha, (offset, length) in event["blobs"].items():
+                self.blobs.locate(sha, offset, length)
+            changes: list[Change] = [
+                (path, None if e is None else FileEntry(e[0], e[1], e[2]))
+                for path, e in event["changes"]
+            ]
+            seq = len(repo.commits)
+            repo.tree.apply(seq, changes)
+            repo.add_commit(
+                Commit(
+                    seq=seq,
+                    oid=event["oid"],
+                    parent=event["parent"],
+                    title=event["title"],
+                    message=event["message"],
+                    author=event["author"],
+                    date=event["date"],
+                )
+            )
+        elif kind in ("secret", "variable"):
+            store = self._repos[key].secrets if kind == "secret" else self._repos[key].variables
+            if event["value"] is None:
+                store.pop(event["key"], None)
+            else:
+                store[event["key"]] = event["value"]
+        elif kind == "token":
+            self._tokens[event["token"]] = (event["user"], event["until"])
+        else:
+            raise ValueError(f"unknown journal event {kind!r}")

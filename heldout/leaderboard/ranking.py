@@ -1,0 +1,111 @@
+"""The board as pure functions of the results frame: order, table and progress curve.
+
+Kept apart from gradio so the tie-break rule and the table's shape are tested without
+a server, and so the benchmark can time exactly what a page load costs the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from heldout.config import BenchmarkConfig
+
+MAX_CELL = 200
+RANK, MODEL, SUBMITTER, SUBMITTED, DESCRIPTION, JOB = (
+    "Rank",
+    "Model",
+    "Submitter",
+    "Submitted",
+    "Description",
+    "Job id",
+)
+TIME, BEST = "time", "best"
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The table's headers and their gradio datatypes, in display order."""
+
+    headers: list[str]
+    datatypes: list[str]  # only "str" and "number": never "html" or "markdown"
+
+
+def columns(benchmark: BenchmarkConfig) -> Columns:
+    others = [m for m in benchmark.all_metrics if m != benchmark.primary_metric]
+    headers = [RANK, MODEL, SUBMITTER, benchmark.primary_metric, *others, SUBMITTED]
+    headers += [DESCRIPTION, JOB]
+    datatypes = ["number", "str", "str"] + ["number"] * (1 + len(others)) + ["str"] * 3
+    return Columns(headers, datatypes)
+
+
+def rank(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame:
+    """Best first. Equal scores: the earlier submission first, then the job id.
+
+    The job id makes the order total, so two page loads never disagree. A missing score
+    (NaN) sorts last whatever the direction.
+    """
+    ordered = frame.sort_values(
+        ["primary_score", "submitted_at", "job_id"],
+        ascending=[not benchmark.higher_is_better, True, True],
+        na_position="last",
+        kind="mergesort",
+    )
+    return ordered.reset_index(drop=True)
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """User text as a plain one-line string cell: whitespace folded, length capped."""
+    text = series.astype("string").fillna("")
+    text = text.str.replace(r"\s+", " ", regex=True).str.strip()
+    long = text.str.len() > MAX_CELL
+    return text.where(~long, text.str.slice(0, MAX_CELL - 1) + "…").astype(object)
+
+
+def _stamp(series: pd.Series) -> pd.Series:
+    return series.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M UTC").fillna("")
+
+
+def board_table(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame:
+    """The ranked table exactly as the page shows it (`frame` is `Results.read()`)."""
+    cols = columns(benchmark)
+    ranked = rank(frame, benchmark)
+    metrics = [benchmark.primary_metric] + [
+        m for m in benchmark.all_metrics if m != benchmark.primary_metric
+    ]
+    table = pd.DataFrame(
+        {
+            RANK: pd.RangeIndex(1, len(ranked) + 1),
+            MODEL: _text(ranked["model"]),
+            SUBMITTER: _text(ranked["submitter"]),
+            **{m: ranked[m].astype("float64").round(4) for m in metrics},
+            SUBMITTED: _stamp(ranked["submitted_at"]),
+            DESCRIPTION: _text(ranked["description"]),
+            JOB: ranked["job_id"].astype(object),
+        }
+    )
+    return table[cols.headers]
+
+
+def best_over_time(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame:
+    """The best primary score so far, at each submission that improved it.
+
+    Only the improving submissions are kept, so the plot stays a handful of points
+    however many results there are. A last point carries the line to the newest
+    submission.
+    """
+    empty = pd.DataFrame({TIME: pd.Series([], dtype="datetime64[us]"), BEST: []})
+    scored = frame.dropna(subset=["primary_score"])
+    if scored.empty:
+        return empty
+    ordered = scored.sort_values(["submitted_at", "job_id"], kind="mergesort")
+    values = ordered["primary_score"].astype("float64")
+    best = values.cummax() if benchmark.higher_is_better else values.cummin()
+    improved = best.ne(best.shift())
+    times = ordered["submitted_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    curve = pd.DataFrame({TIME: times[improved], BEST: best[improved]})
+    last = pd.DataFrame({TIME: [times.iloc[-1]], BEST: [best.iloc[-1]]})
+    if curve[TIME].iloc[-1] != last[TIME].iloc[0]:
+        curve = pd.concat([curve, last])
+    return curve.reset_index(drop=True)

@@ -1,0 +1,135 @@
+"""HubStore only, over the emulator: access, faults, lost replies, quotas, request cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from huggingface_hub import HfApi
+from store_helpers import TOKEN, RecordingSleep, write
+
+from heldout.errors import AccessDenied, Conflict, NotFound, TransientError
+from heldout.queue.hub_store import HubStore
+from heldout.queue.store import Add, Store
+
+
+def commit_count(store: HubStore, emulator) -> int:
+    api = HfApi(endpoint=emulator.url, token=TOKEN)
+    return len(api.list_repo_commits(store.repo_id, repo_type="dataset"))
+
+
+def bump(store: Store, index: int) -> str:
+    """One sequential commit: a new file plus the counter, read-modify-write."""
+    head = store.head()
+    value = int(store.read("counter", head))
+    ops = [Add(f"f/{index:02d}", b"x"), Add("counter", str(value + 1).encode())]
+    return store.commit(ops, f"bump {index}", head)
+
+
+def test_a_private_repo_refuses_another_user(hub_store: HubStore, emulator) -> None:
+    write(hub_store, {"secret": b"answers"})
+    mallory = HubStore(hub_store.repo_id, token="hf_test_mallory", endpoint=emulator.url)
+    for call in (
+        mallory.head,
+        lambda: mallory.read("secret"),
+        lambda: mallory.list(),
+        lambda: mallory.commit([Add("x", b"1")], "mine now", hub_store.head()),
+    ):
+        with pytest.raises((AccessDenied, NotFound)) as caught:
+            call()
+        assert "hf_test_mallory" not in str(caught.value)
+    assert hub_store.read("secret") == b"answers"
+
+
+def test_an_invalid_token_is_access_denied(hub_store: HubStore, emulator) -> None:
+    stranger = HubStore(hub_store.repo_id, token="not-a-token", endpoint=emulator.url)
+    with pytest.raises((AccessDenied, NotFound)) as caught:
+        stranger.head()
+    assert "not-a-token" not in str(caught.value)
+
+
+def test_commits_land_through_twenty_percent_faults(hub_store: HubStore, faults, sleeps) -> None:
+    write(hub_store, {"counter": b"0"})
+    faults.fault_rate = 0.2
+    for index in range(30):
+        bump(hub_store, index)
+    faults.fault_rate = 0.0
+    assert hub_store.read("counter") == b"30"
+    assert hub_store.list("f") == [f"f/{i:02d}" for i in range(30)]
+    assert sleeps.calls  # faults were met and waited out
+
+
+def test_lost_replies_reconcile_without_duplicates(hub_store: HubStore, faults, emulator) -> None:
+    write(hub_store, {"counter": b"0"})
+    before = commit_count(hub_store, emulator)
+    faults.lost_reply_rate = 0.5
+    heads = [bump(hub_store, index) for index in range(20)]  # never a false Conflict
+    faults.lost_reply_rate = 0.0
+    assert heads[-1] == hub_store.head()
+    assert len(set(heads)) == 20
+    assert hub_store.read("counter") == b"20"
+    assert commit_count(hub_store, emulator) == before + 20
+
+
+def test_a_lost_reply_after_another_writer_moved_the_head_is_a_conflict(
+    hub_factory: Callable[..., HubStore], faults
+) -> None:
+    store = hub_factory()
+    parent = write(store, {"counter": b"0"})
+    write(store, {"counter": b"1"})  # another writer got there first
+    faults.lost_reply_rate = 1.0
+    with pytest.raises(Conflict):
+        store.commit([Add("counter", b"1")], "late", parent)
+
+
+def test_a_spent_commit_quota_waits_per_retry_after_then_succeeds(
+    hub_factory: Callable[..., HubStore], faults
+) -> None:
+    waits: list[float] = []
+
+    def hour_passes(seconds: float) -> None:
+        waits.append(seconds)
+        faults.commit_quota_per_hour = None  # the rolling hour has gone by
+
+    store = hub_factory(sleep=hour_passes, retry_seconds=7200)
+    write(store, {"a": b"1"})
+    faults.commit_quota_per_hour = 1
+    head = write(store, {"b": b"2"})
+    assert store.read("b", head) == b"2"
+    assert len(waits) == 1 and 1000 < waits[0] <= 3600  # the Hub's Retry-After
+
+
+def test_a_spent_commit_quota_past_the_budget_is_a_clear_transient_error(
+    hub_factory: Callable[..., HubStore], faults, sleeps: RecordingSleep
+) -> None:
+    store = hub_factory(retry_seconds=60)
+    write(store, {"a": b"1"})
+    faults.commit_quota_per_hour = 1
+    with pytest.raises(TransientError) as caught:
+        write(store, {"b": b"2"})
+    message = str(caught.value)
+    assert "HTTP 429" in message and "retry budget of 60 s" in message
+    assert TOKEN not in message
+    assert sleeps.calls == []
+
+
+def test_requests_per_operation(hub_store: HubStore, emulator) -> None:
+    head = write(hub_store, {"f/a": b"1"})
+    hub_store.read("f/a", head)
+
+    def cost(call: Callable[[], object]) -> int:
+        emulator.reset_counters()
+        call()
+        return sum(emulator.counters().values())
+
+    assert cost(hub_store.head) == 1
+    assert cost(lambda: hub_store.list("f")) == 1
+    assert cost(lambda: hub_store.read("f/a", head)) == 0  # cached by commit sha
+    assert cost(lambda: write(hub_store, {"f/b": b"2"})) == 3  # head + preupload + commit
+
+
+def test_bad_ids_cost_no_request(emulator) -> None:
+    emulator.reset_counters()
+    with pytest.raises(ValueError):
+        HubStore.create("../../etc", token=TOKEN, endpoint=emulator.url)
+    assert sum(emulator.counters().values()) == 0
