@@ -80,3 +80,20 @@ class JobNotFound(QueueError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "job not found"
+
+
+class InvalidPredictions(HeldoutError, ValueError):
+    """A prediction file is malformed. The message says what to fix and is shown as it is."""
+
+
+class ScorerError(HeldoutError, RuntimeError):
+    """The benchmark's scorer could not be loaded, crashed or returned no usable metrics.
+
+    The evaluator's fault, never the submitter's: they see only a generic message.
+    `str(exc)` is a short summary for the maintainer; `detail` may hold a traceback for
+    the log, never for the submitter.
+    """
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail

@@ -6,14 +6,18 @@ not the worker. The child is forked, so it inherits the test set already loaded 
 the parent (no pickling, no second read of the private file), and it sends back only
 the small dict of metrics through a pipe.
 
-Nothing raised in the child is passed on as a user-facing message: the child holds
-the labels, so whatever it says could carry them. The parent gets the traceback as
-text, for the maintainer's log only.
+The child holds the labels, so what it raises is not shown to the submitter: the
+parent gets the traceback as text, for the maintainer's log only. The one exception is
+`InvalidPredictions`, which `score_predictions` (and a scorer, deliberately) raises
+with a message written to be shown.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -22,20 +26,10 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from heldout.errors import HeldoutError
+from heldout.errors import HeldoutError, InvalidPredictions, ScorerError
 
 _SLICE = 0.1  # how often a waiting parent checks whether it was asked to stop
-
-
-class ScorerError(HeldoutError, RuntimeError):
-    """The scorer raised, died or returned something unusable.
-
-    `str(exc)` is a short summary; `detail` holds the child's traceback for the log.
-    """
-
-    def __init__(self, message: str, detail: str = "") -> None:
-        super().__init__(message)
-        self.detail = detail
+_PR_SET_PDEATHSIG = 1
 
 
 class ScorerTimeout(ScorerError):
@@ -59,7 +53,7 @@ def run_in_child(
     """
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child_main, args=(work, send), daemon=True)
+    child = ctx.Process(target=_child_main, args=(work, send, os.getpid()), daemon=True)
     child.start()
     send.close()  # the child's end; keeping it open here would hide the child's death
     try:
@@ -100,23 +94,54 @@ def _answer(receive: Connection, child: multiprocessing.process.BaseProcess) -> 
         raise ScorerError(f"the scoring process died (exit code {child.exitcode})") from None
     if kind == "ok":
         return value
-    raise ScorerError("the scorer raised an exception", detail=str(value))
+    if kind == "invalid":
+        raise InvalidPredictions(value)
+    summary, _, detail = str(value).partition("\n")
+    raise ScorerError(summary, detail=detail)
 
 
-def _child_main(work: Callable[[], dict[str, float]], send: Connection) -> None:
+def _child_main(work: Callable[[], dict[str, float]], send: Connection, parent: int) -> None:
     # A Ctrl-C in the terminal reaches the whole process group; the parent decides
     # what happens to this child, so the child itself ignores it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with(parent)
     answer: tuple[str, Any]
     try:
         answer = ("ok", work())
-    except BaseException:  # noqa: BLE001 - everything goes back to the parent as text
-        answer = ("error", traceback.format_exc())
+    except InvalidPredictions as exc:
+        answer = ("invalid", str(exc))
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent as text
+        answer = ("error", f"{_summary(exc)}\n{traceback.format_exc()}")
     try:
         send.send(answer)
     except Exception:  # an unpicklable result: report that instead
-        send.send(("error", "the scorer returned a value that cannot be sent back:\n"
-                   + traceback.format_exc()))
+        send.send(("error", "the scorer's result cannot be sent back\n" + traceback.format_exc()))
     finally:
         send.close()
+
+
+def _die_with(parent: int) -> None:
+    """End this child when the worker is gone (even by SIGKILL): an orphaned scorer
+    would hold memory, and perhaps the GPU, for a job another worker has taken over."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the watcher below does the job
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def _summary(exc: BaseException) -> str:
+    """One line for the log's headline; the message of a ScorerError already is one."""
+    if isinstance(exc, ScorerError):
+        return str(exc).splitlines()[0] if str(exc) else "the scorer failed"
+    return f"the scorer raised {type(exc).__name__}"

@@ -7,6 +7,7 @@ repeatable when its requests arrive in the same order.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import threading
@@ -94,7 +95,5 @@ class CommitQuota:
         with self._lock:
             times = self._times.get(key)
             if times is not None:
-                try:
+                with contextlib.suppress(ValueError):
                     times.remove(slot)
-                except ValueError:
-                    pass

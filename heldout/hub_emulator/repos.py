@@ -34,7 +34,9 @@ regular git blobs here: the emulator never asks a client for LFS or Xet uploads.
 def check_repo_name(namespace: str, name: str) -> str:
     for part in (namespace, name):
         if not REPO_NAME.match(part) or ".." in part or "--" in part:
-            raise BadRequest(f"Invalid repo name {namespace}/{name}: use letters, digits, '-', '_' and '.'")
+            raise BadRequest(
+                f"Invalid repo name {namespace}/{name}: use letters, digits, '-', '_' and '.'"
+            )
     return f"{namespace}/{name}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -44,3 +45,12 @@ def bool_param(request: Request, name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def fake_id(*parts: str) -> str:
+    """A stable 24-hex id, shaped like the Hub's Mongo ids (users, orgs, repos)."""
+    return hashlib.sha1("\n".join(parts).encode(), usedforsecurity=False).hexdigest()[:24]
+
+
+def avatar_url(base: str, user: str) -> str:
+    return f"{base}/avatars/{user}.svg"

@@ -3,7 +3,6 @@ settings, README metadata checks and Space secrets and variables."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
 
@@ -12,22 +11,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from heldout.hub_emulator.errors import BadRequest, Forbidden, Unauthorized
-from heldout.hub_emulator.repos import DEFAULT_BRANCH, REPO_TYPES, Commit, Repo, check_repo_name, iso
-from heldout.hub_emulator.responses import base_url, bool_param, json_response
+from heldout.hub_emulator.repos import (
+    DEFAULT_BRANCH,
+    REPO_TYPES,
+    Commit,
+    Repo,
+    check_repo_name,
+    iso,
+)
+from heldout.hub_emulator.responses import avatar_url, base_url, bool_param, fake_id, json_response
 from heldout.hub_emulator.services import Call
 from heldout.hub_emulator.tree import FileEntry
 
 SPACE_SDKS = ("gradio", "streamlit", "docker", "static")
 COMMITS_PAGE = 50
-
-
-def fake_id(*parts: str) -> str:
-    """A stable 24-hex id, shaped like the Hub's Mongo ids."""
-    return hashlib.sha1("\n".join(parts).encode(), usedforsecurity=False).hexdigest()[:24]
-
-
-def avatar_url(base: str, user: str) -> str:
-    return f"{base}/avatars/{user}.svg"
 
 
 async def whoami(call: Call) -> Response:
@@ -36,7 +33,13 @@ async def whoami(call: Call) -> Response:
         raise Unauthorized("Invalid username or password.")
     base = base_url(call.request)
     orgs = [
-        {"type": "org", "id": fake_id("org", org), "name": org, "fullname": org, "roleInOrg": "write"}
+        {
+            "type": "org",
+            "id": fake_id("org", org),
+            "name": org,
+            "fullname": org,
+            "roleInOrg": "write",
+        }
         for org in call.services.access.orgs_of(name)
     ]
     return json_response(
@@ -258,7 +261,9 @@ def _set_space_value(call: Call, repo: Repo, kind: str, item: Any) -> None:
 
 async def _space_values(call: Call, kind: str) -> Response:
     method = call.request.method
-    repo = call.repo_for_read() if (method == "GET" and kind == "variable") else call.repo_for_write()
+    repo = (
+        call.repo_for_read() if (method == "GET" and kind == "variable") else call.repo_for_write()
+    )
     if method == "POST":
         _set_space_value(call, repo, kind, await call.json_body())
     elif method == "DELETE":
@@ -274,7 +279,10 @@ async def _space_values(call: Call, kind: str) -> Response:
         }
         return json_response(listing if method == "GET" else {})
     return json_response(
-        {key: {"value": v["value"], "description": v["description"], "updatedAt": v["updatedAt"]} for key, v in store.items()}
+        {
+            key: {"value": v["value"], "description": v["description"], "updatedAt": v["updatedAt"]}
+            for key, v in store.items()
+        }
     )
 
 

@@ -63,6 +63,8 @@ class _Overlay:
         self.tree = tree
         self.files: dict[str, FileEntry | None] = {}
         self.delta: dict[str, int] = {}
+        # Folders already checked not to be files, so a bulk add checks each folder once.
+        self.checked: set[str] = set()
 
     def is_file(self, path: str) -> bool:
         if path in self.files:
@@ -73,15 +75,20 @@ class _Overlay:
         return self.tree.count_below(folder) + self.delta.get(folder, 0)
 
     def put(self, path: str, entry: FileEntry) -> None:
-        for folder in ancestors(path):
+        folders = list(ancestors(path))
+        for folder in folders:
+            if folder in self.checked:
+                break  # this folder and all above it are known not to be files
             if folder and self.is_file(folder):
                 raise BadRequest(f"Cannot create {path}: {folder} is a file")
+        self.checked.update(folders)
         if self.count_below(path) > 0:
             raise BadRequest(f"Cannot create file {path}: a folder with this name exists")
         if not self.is_file(path):
-            for folder in ancestors(path):
+            for folder in folders:
                 self.delta[folder] = self.delta.get(folder, 0) + 1
         self.files[path] = entry
+        self.checked.discard(path)
 
     def delete(self, path: str) -> None:
         if not self.is_file(path):

@@ -191,18 +191,20 @@ class HubState:
         return self.blobs.get(entry.sha256)
 
     # ------------------------------------------------------- spaces, tokens
-    def set_space_value(self, repo: Repo, kind: str, key: str, value: dict[str, Any] | None) -> None:
+    def set_space_value(
+        self, repo: Repo, kind: str, key: str, value: dict[str, Any] | None
+    ) -> None:
         """Set (or delete, with None) a Space secret or variable; `kind` names which."""
         with self._lock:
-            self._record(
-                {"t": kind, "type": repo.type, "id": repo.id, "key": key, "value": value}
-            )
+            self._record({"t": kind, "type": repo.type, "id": repo.id, "key": key, "value": value})
 
     def issue_token(self, user: str, lifetime: float) -> str:
         """A fresh access token for `user`, as the OpenID provider hands out."""
         with self._lock:
             token = f"hf_oauth_{secrets.token_hex(20)}"
-            self._record({"t": "token", "token": token, "user": user, "until": time.time() + lifetime})
+            self._record(
+                {"t": "token", "token": token, "user": user, "until": time.time() + lifetime}
+            )
             return token
 
     def token_user(self, token: str) -> str | None:
@@ -224,7 +226,11 @@ class HubState:
         key = (event.get("type", ""), event.get("id", ""))
         if kind == "create":
             self._repos[key] = Repo(
-                type=key[0], id=key[1], private=event["private"], sdk=event["sdk"], created=event["created"]
+                type=key[0],
+                id=key[1],
+                private=event["private"],
+                sdk=event["sdk"],
+                created=event["created"],
             )
         elif kind == "delete":
             self._repos.pop(key, None)

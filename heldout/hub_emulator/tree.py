@@ -222,17 +222,16 @@ class RepoTree:
             child = folder
 
     def _add_children(self, folder: str, names: list[str]) -> None:
-        # A file replaced by a file of the same name was never removed; skip duplicates.
+        # Every name here is new to the folder: a file counts as added only when it did not
+        # exist, a folder only when it went from empty to one file.
         current = self._children.setdefault(folder, [])
         if len(names) <= _BULK:
             for name in names:
-                index = bisect_left(current, name)
-                if index == len(current) or current[index] != name:
-                    insort(current, name)
+                insort(current, name)
         else:
-            merged = set(current)
-            merged.update(names)
-            current[:] = sorted(merged)
+            names.sort()
+            current.extend(names)
+            current.sort()  # two sorted runs: timsort merges them in linear time
 
     def _remove_children(self, folder: str, names: list[str]) -> None:
         current = self._children.get(folder)

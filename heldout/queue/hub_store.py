@@ -93,10 +93,27 @@ class HubStore:
 
     @classmethod
     def create(
-        cls, repo_id: str, *, token: str | None, private: bool = True, **options: object
+        cls,
+        repo_id: str,
+        *,
+        token: str | None,
+        private: bool = True,
+        endpoint: str | None = None,
+        repo_type: str = "dataset",
+        retry_seconds: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        cache_dir: str | Path | None = None,
     ) -> HubStore:
-        """Create the repo if it does not exist yet (private by default) and open it."""
-        store = cls(repo_id, token=token, **options)  # type: ignore[arg-type]
+        """Create the repo unless it exists (private by default: it may hold answers), open it."""
+        store = cls(
+            repo_id,
+            token=token,
+            endpoint=endpoint,
+            repo_type=repo_type,
+            retry_seconds=retry_seconds,
+            sleep=sleep,
+            cache_dir=cache_dir,
+        )
         store._run(
             lambda: store._api.create_repo(
                 store.repo_id, private=private, repo_type=store.repo_type, exist_ok=True
@@ -175,7 +192,9 @@ class HubStore:
         )
         return Path(local).read_bytes()
 
-    def _send_commit(self, operations: list[Operation], message: str, parent: str, marker: bytes):
+    def _send_commit(
+        self, operations: list[Operation], message: str, parent: str, marker: bytes
+    ) -> str:
         """One `create_commit`; fresh operation objects each time, as the client mutates them."""
         hub_ops: list[CommitOperationAdd | CommitOperationDelete] = [
             CommitOperationAdd(path_in_repo=MARKER, path_or_fileobj=marker)

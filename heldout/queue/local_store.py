@@ -5,7 +5,7 @@ Layout under `root`:
 - `HEAD`: id of the current commit. Replacing this one file is the commit point.
 - `TREE_AT`: id of the commit that `tree/` shows. It lags `HEAD` only after a crash.
 - `LOCK`: the `filelock` that serialises every writer and reader (threads and processes).
-- `objects/ab/<sha256>`: content blobs, written once and never changed.
+- `objects/<sha256>`: content blobs, written once and never changed.
 - `commits/<id>.json`: `{id, parent, message, time, changes: {path: sha256 | null}}`.
 - `tree/<path>`: the files at `TREE_AT`, hard links to their blobs, so head reads and
   listings never touch the log.
@@ -192,15 +192,21 @@ class LocalStore:
         deleted = {op.path for op in operations if isinstance(op, Delete)}
         added = {op.path for op in operations if isinstance(op, Add)}
         for path in deleted:
-            if not (self._tree / path).is_file():
+            if not os.path.isfile(self._in_tree(path)):
                 raise NotFound(f"cannot delete {path!r}: no such file at the head")
+        folders_ok: set[str] = set()
         for path in added:
-            target = self._tree / path
-            if target.is_dir() and any(_walk_files(target, path)):
+            target = self._in_tree(path)
+            if os.path.isdir(target) and any(_walk_files(Path(target), path)):
                 raise InvalidPath(f"cannot write {path!r}: it is a folder in the repo")
             for folder in _parents(path):
-                if folder in added or (folder not in deleted and (self._tree / folder).is_file()):
+                if folder in folders_ok:
+                    continue
+                if folder in added or (
+                    folder not in deleted and os.path.isfile(self._in_tree(folder))
+                ):
                     raise InvalidPath(f"cannot write {path!r}: {folder!r} is a file")
+                folders_ok.add(folder)
 
     def _apply(self, changes: dict[str, str | None]) -> None:
         """Make `tree/` show `changes`. Idempotent, so a replay may repeat it."""
@@ -209,41 +215,54 @@ class LocalStore:
                 _remove_file(self._tree, path)
         for path, sha in changes.items():
             if sha is not None:
-                self._place(self._tree / path, self._blob_path(sha))
+                self._place(self._in_tree(path), self._blob_path(sha))
 
-    def _place(self, target: Path, blob: Path) -> None:
+    def _place(self, target: str, blob: str) -> None:
         """Atomically put a hard link to `blob` (a copy where links fail) at `target`."""
-        if target.is_dir():
-            shutil.rmtree(target)  # an empty folder a crash left behind
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._tmp / uuid.uuid4().hex
+        tmp = self._tmp_name()
         try:
             os.link(blob, tmp)
         except OSError:  # no hard links here, or too many links to one blob
             shutil.copyfile(blob, tmp)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:  # its folder does not exist yet
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(tmp, target)
+        except (IsADirectoryError, PermissionError):  # an empty folder a crash left behind
+            if not os.path.isdir(target):
+                raise
+            shutil.rmtree(target)
+            os.replace(tmp, target)
 
     def _put_blobs(self, operations: list[Operation]) -> dict[str, str | None]:
-        """Store each added content once, by hash; return the commit's changes."""
+        """Store each new content once, by hash; return the commit's changes.
+
+        All blobs are written first and synced after, which lets the disk batch them.
+        """
         changes: dict[str, str | None] = {}
-        touched: set[Path] = set()
+        staged: dict[str, str] = {}
         for op in operations:
             if isinstance(op, Delete):
                 changes[op.path] = None
                 continue
             sha = hashlib.sha256(op.content).hexdigest()
-            blob = self._blob_path(sha)
-            if not blob.exists():
-                blob.parent.mkdir(exist_ok=True)
-                self._write_atomic(blob, op.content)
-                touched.add(blob.parent)
             changes[op.path] = sha
-        for folder in touched:
-            self._sync_dir(folder)
+            if sha not in staged and not os.path.exists(self._blob_path(sha)):
+                staged[sha] = self._write_tmp(op.content, sync=False)
+        for sha, tmp in staged.items():
+            if self._durable:
+                _fsync_file(tmp)
+            os.replace(tmp, self._blob_path(sha))
+        if staged:
+            self._sync_dir(self._objects)
         return changes
 
-    def _blob_path(self, sha: str) -> Path:
-        return self._objects / sha[:2] / sha
+    def _blob_path(self, sha: str) -> str:
+        return f"{self._objects}/{sha}"
+
+    def _in_tree(self, path: str) -> str:
+        return f"{self._tree}/{path}"
 
     def _new_record(
         self, parent: str | None, message: str, changes: dict[str, str | None]
@@ -276,7 +295,7 @@ class LocalStore:
                 sha = record.changes[path]
                 if sha is None:
                     break
-                return self._blob_path(sha).read_bytes()
+                return Path(self._blob_path(sha)).read_bytes()
             commit_id = record.parent
         raise NotFound(f"no file {path!r} at revision {revision[:12]}")
 
@@ -287,13 +306,19 @@ class LocalStore:
             raise StoreError(f"the store at {self.root} has no {name}: not a LocalStore") from None
 
     def _write_atomic(self, target: Path, data: bytes) -> None:
-        tmp = self._tmp / uuid.uuid4().hex
+        os.replace(self._write_tmp(data, sync=self._durable), target)
+
+    def _write_tmp(self, data: bytes, *, sync: bool) -> str:
+        tmp = self._tmp_name()
         with open(tmp, "wb") as handle:
             handle.write(data)
-            if self._durable:
+            if sync:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        return tmp
+
+    def _tmp_name(self) -> str:
+        return f"{self._tmp}/{uuid.uuid4().hex}"
 
     def _sync_dir(self, folder: Path) -> None:
         """Make renames into `folder` survive a power cut (POSIX only; a no-op elsewhere)."""
@@ -323,6 +348,14 @@ def _walk_files(folder: Path, prefix: str) -> Iterator[str]:
             yield from _walk_files(Path(entry.path), path)
         elif entry.is_file(follow_symlinks=False):
             yield path
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _parents(path: str) -> Iterator[str]:

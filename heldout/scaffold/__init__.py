@@ -53,8 +53,8 @@ def slugify(name: str) -> str:
     return (slug or "benchmark")[:40]
 
 
-def _template(name: str, **values: str) -> str:
-    return Template((_HERE / name).read_text(encoding="utf-8")).substitute(values)
+def _template(template_file: str, **values: str) -> str:
+    return Template((_HERE / template_file).read_text(encoding="utf-8")).substitute(values)
 
 
 def render_config(

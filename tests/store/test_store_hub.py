@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from huggingface_hub import HfApi
 from store_helpers import TOKEN, RecordingSleep, write
 
-from heldout.errors import AccessDenied, Conflict, NotFound, TransientError
+from heldout.errors import AccessDenied, Conflict, InvalidPath, NotFound, TransientError
 from heldout.queue.hub_store import HubStore
 from heldout.queue.store import Add, Store
 
@@ -130,6 +131,46 @@ def test_requests_per_operation(hub_store: HubStore, emulator) -> None:
 
 def test_bad_ids_cost_no_request(emulator) -> None:
     emulator.reset_counters()
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidPath):
         HubStore.create("../../etc", token=TOKEN, endpoint=emulator.url)
     assert sum(emulator.counters().values()) == 0
+
+
+def add_once(store: Store, path: str) -> None:
+    """An idempotent transition, as the queue's are: done when the file is there."""
+    while True:
+        head = store.head()
+        if path in store.list(path.rsplit("/", 1)[0]):
+            return
+        try:
+            store.commit([Add(path, b"done")], f"add {path}", head)
+            return
+        except Conflict:
+            continue
+
+
+def test_racing_writers_with_faults_and_lost_replies_lose_nothing(
+    hub_store: HubStore, faults
+) -> None:
+    write(hub_store, {"jobs/.keep": b""})
+    faults.fault_rate = 0.1
+    faults.lost_reply_rate = 0.3
+    paths = [f"jobs/w{w}-{i}" for w in range(4) for i in range(5)]
+    with ThreadPoolExecutor(4) as pool:
+        list(
+            pool.map(lambda w: [add_once(hub_store, p) for p in paths if f"/w{w}-" in p], range(4))
+        )
+    faults.fault_rate = faults.lost_reply_rate = 0.0
+    assert hub_store.list("jobs") == sorted([*paths, "jobs/.keep"])
+
+
+def test_a_hub_that_keeps_failing_ends_in_a_clear_transient_error(
+    hub_factory: Callable[..., HubStore], faults, sleeps: RecordingSleep
+) -> None:
+    store = hub_factory(retry_seconds=10)
+    faults.fault_rate = 1.0
+    with pytest.raises(TransientError) as caught:
+        store.head()
+    message = str(caught.value)
+    assert store.repo_id in message and "retry budget of 10 s" in message
+    assert len(sleeps.calls) >= 2 and sum(sleeps.calls) <= 10

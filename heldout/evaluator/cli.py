@@ -1,0 +1,102 @@
+"""`heldout worker`: run an evaluator worker from heldout.toml.
+
+`add_arguments` and `run` are what `heldout/cli.py` wires in; `main` runs the same
+command on its own (`python -m heldout.evaluator.cli`), for tests and scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from heldout.config import load_config
+from heldout.errors import ConfigError, HeldoutError
+
+log = logging.getLogger("heldout.evaluator")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The worker's own options; the caller adds the shared `-c/--config`."""
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="work through every job that can be claimed now, then exit (for cron and scripts)",
+    )
+    parser.add_argument(
+        "--id",
+        dest="worker_id",
+        default=None,
+        help="this worker's name in the queue; must be unique (default: host-pid-random)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        metavar="K",
+        help="score K jobs at once, each in its own process (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--webhook-port",
+        type=int,
+        default=7860,
+        metavar="PORT",
+        help="port of the Hub webhook endpoint, served when evaluator.webhook_secret_env is "
+        "set (default: %(default)s, a Space's port)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from heldout.evaluator.webhook import WebhookServer, webhook_secret
+    from heldout.evaluator.worker import Worker, handle_signals
+    from heldout.queue.backends import open_queue
+
+    if not getattr(args, "verbose", False):  # one line per HTTP request drowns the job log
+        for name in ("httpx", "httpx2", "httpcore", "httpcore2"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    config = load_config(args.config)
+    if config.evaluator is None:
+        raise ConfigError(f"{args.config} has no [evaluator] section; a worker needs one")
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    worker = Worker(
+        open_queue(config), config, worker_id=args.worker_id, concurrency=args.concurrency
+    )
+    handle_signals(worker)
+    server = None
+    secret = webhook_secret(config)
+    if secret and not args.once:
+        server = WebhookServer(
+            secret,
+            config.storage.queue_repo,
+            lambda _sha: worker.wake(),
+            port=args.webhook_port,
+        )
+        server.start()
+    try:
+        return worker.run(once=args.once)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="heldout worker", description=__doc__.splitlines()[0])
+    parser.add_argument("-c", "--config", default="heldout.toml", help="default: %(default)s")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return run(args)
+    except HeldoutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The About tab, written from the public `[benchmark]` section of the config.
+
+The description and citation are the maintainer's own text and are shown as Markdown
+(gradio sanitises it); nothing here comes from submitters.
+"""
+
+from typing import Any
+
+import gradio as gr
+
+from heldout.config import Config
+
+
+def about_markdown(config: Config) -> str:
+    bench, limits = config.benchmark, config.limits
+    direction = "higher is better" if bench.higher_is_better else "lower is better"
+    others = [m for m in bench.all_metrics if m != bench.primary_metric]
+    metrics = f"**{bench.primary_metric}** ({direction})"
+    if others:
+        metrics += "; also reported: " + ", ".join(others)
+    labels = (
+        "one of " + ", ".join(f"`{label}`" for label in bench.labels)
+        if bench.labels
+        else "the predicted value"
+    )
+    formats = ", ".join(f"`.{f}`" for f in limits.formats)
+    parts = [
+        f"# {bench.name}",
+        bench.description or "",
+        "## Task and metric",
+        f"Submissions are ranked by {metrics}. Equal scores rank by submission time, "
+        "earliest first. Only aggregate metrics are published; the test labels stay private.",
+        "## Submission format",
+        f"One file ({formats}, at most {limits.max_file_mb:g} MB) with exactly two columns: "
+        f"`{bench.id_column}`, the test id, and `{bench.prediction_column}`, {labels}. "
+        "Every public test id must appear exactly once, and no other id.",
+        f"Each account may submit {limits.submissions_per_day} time(s) per UTC day. "
+        "Submitting the same file twice is refused; failures that are the system's fault "
+        "do not count.",
+    ]
+    if bench.citation:
+        parts += ["## Citation", f"```\n{bench.citation.strip()}\n```"]
+    return "\n\n".join(p for p in parts if p)
+
+
+def build(config: Config) -> dict[str, Any]:
+    gr.Markdown(about_markdown(config), elem_id="about")
+    example = config.benchmark.example_predictions
+    if example is not None and example.is_file():
+        gr.File(
+            value=str(example),
+            label="Example predictions file",
+            interactive=False,
+            elem_id="example-file",
+        )
+    return {}

@@ -1,0 +1,100 @@
+"""`heldout leaderboard`: serve the Gradio leaderboard.
+
+gradio reads the sign-in settings when it is imported, so this module imports
+nothing of gradio at the top: `run` first sets the environment (`oauth_env`), then
+imports the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from heldout.config import load_config
+from heldout.errors import ConfigError
+from heldout.leaderboard.oauth_env import (
+    OAuthSetupError,
+    configure_local_oauth,
+    on_a_space,
+    quiet_environment,
+)
+
+SECRET_ENV = "HELDOUT_OAUTH_CLIENT_SECRET"
+NO_PROVIDER = (
+    "sign-in needs an OpenID provider: pass --oauth-provider URL (for example the URL of "
+    "`heldout emulator`), or run on a Space with `hf_oauth: true`"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The leaderboard's own options; `-c/--config` is added by the caller."""
+    parser.add_argument(
+        "--port", type=int, default=None, help="port to serve on (default: leaderboard.port)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--oauth-provider",
+        metavar="URL",
+        help="OpenID Connect provider for sign-in off a Space, e.g. the Hub emulator's URL",
+    )
+    parser.add_argument(
+        "--oauth-client-id",
+        default="heldout-local",
+        help="OAuth client id at that provider (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--oauth-client-secret",
+        default=None,
+        help=f"OAuth client secret (default: ${SECRET_ENV}, else the emulator's default)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.oauth_provider:
+        secret = args.oauth_client_secret or os.environ.get(SECRET_ENV) or "heldout-local-secret"
+        try:
+            configure_local_oauth(args.oauth_provider, args.oauth_client_id, secret)
+        except OAuthSetupError as exc:
+            raise ConfigError(str(exc)) from None
+    elif not on_a_space():
+        raise ConfigError(NO_PROVIDER)
+    quiet_environment()
+
+    from heldout.leaderboard.app import create_app
+    from heldout.leaderboard.server import serve
+
+    port = args.port if args.port is not None else config.leaderboard.port
+    blocks = create_app(config)
+    if args.oauth_provider:
+        # Sign-in runs in Space mode, but there is no Space: without this the page would
+        # fetch huggingface.co/api/spaces/<id> to draw a Space header. (The server's
+        # Content-Security-Policy blocks that too; this keeps the browser from trying.)
+        blocks.space_id = None
+    serve(blocks, config, args.host, port)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m heldout.leaderboard`, for when the `heldout` command is not wired."""
+    import logging
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="heldout leaderboard", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("-c", "--config", default="heldout.toml", help="path to heldout.toml")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return run(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

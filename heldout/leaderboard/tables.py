@@ -1,0 +1,99 @@
+"""The My submissions and Review tables, as pure functions of queue entries.
+
+All cells are plain strings (gradio escapes `str` cells), built from the entry's
+fields; nothing here reads the store or imports gradio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from heldout.config import BenchmarkConfig
+from heldout.leaderboard.text import cell, when
+from heldout.queue.entry import Entry
+from heldout.queue.status import JobStatus
+
+MINE_HEADERS = ["Job id", "Model", "Status", "Place in queue", "Score", "Submitted", "Note"]
+REVIEW_HEADERS = ["Job id", "Model", "Submitter", "Flags", "Score", "Submitted", "Description"]
+
+
+def scores_text(entry: Entry, benchmark: BenchmarkConfig) -> str:
+    """The primary metric first, then the others: `accuracy 0.8123, macro_f1 0.7710`."""
+    if not entry.scores:
+        return ""
+    names = [benchmark.primary_metric] + [
+        m for m in benchmark.all_metrics if m != benchmark.primary_metric
+    ]
+    return ", ".join(f"{m} {entry.scores[m]:.4f}" for m in names if m in entry.scores)
+
+
+def note(entry: Entry) -> str:
+    """What the submitter should know about the job's state, in their terms.
+
+    Flag details are not shown to the submitter: they may name other accounts.
+    """
+    status, review = entry.status, entry.review
+    approved = review is not None and review.decision == "approved"
+    if status is JobStatus.FAILED:
+        return entry.error.message if entry.error else "the evaluation failed"
+    if status is JobStatus.REVIEW:
+        return "held for a reviewer"
+    if status is JobStatus.RUNNING:
+        return f"being scored (attempt {entry.attempts})"
+    if status is JobStatus.PENDING:
+        return "approved by a reviewer; waiting to be scored" if approved else "waiting"
+    return "published after review" if approved else "published on the board"
+
+
+def mine_table(
+    entries: Iterable[Entry], positions: dict[str, int], benchmark: BenchmarkConfig
+) -> pd.DataFrame:
+    """One user's jobs, newest first (job ids sort by time)."""
+    rows = []
+    waiting = len(positions)
+    for entry in sorted(entries, key=lambda e: e.job_id, reverse=True):
+        place = positions.get(entry.job_id)
+        rows.append(
+            [
+                entry.job_id,
+                cell(entry.model),
+                entry.status.value,
+                f"{place} of {waiting}" if place is not None else "",
+                scores_text(entry, benchmark),
+                when(entry.submitted_at),
+                cell(note(entry), 600),
+            ]
+        )
+    return pd.DataFrame(rows, columns=MINE_HEADERS, dtype=object)
+
+
+def flags_text(entry: Entry) -> str:
+    return "; ".join(f"{flag.rule}: {flag.detail}" for flag in entry.flags) or "(no flag)"
+
+
+def review_table(entries: Iterable[Entry], benchmark: BenchmarkConfig) -> pd.DataFrame:
+    """Jobs waiting for a reviewer, oldest first: the queue's order of fairness."""
+    rows = [
+        [
+            entry.job_id,
+            cell(entry.model),
+            entry.submitter,
+            cell(flags_text(entry), 600),
+            scores_text(entry, benchmark),
+            when(entry.submitted_at),
+            cell(entry.description),
+        ]
+        for entry in sorted(entries, key=lambda e: e.job_id)
+    ]
+    return pd.DataFrame(rows, columns=REVIEW_HEADERS, dtype=object)
+
+
+def pending_choices(entries: Iterable[Entry]) -> list[tuple[str, str]]:
+    """(label, job id) pairs for the cancel menu: only jobs that can still be cancelled."""
+    return [
+        (f"{cell(e.model, 60)} ({e.job_id})", e.job_id)
+        for e in sorted(entries, key=lambda e: e.job_id, reverse=True)
+        if e.status is JobStatus.PENDING
+    ]

@@ -1,0 +1,336 @@
+"""Uploaded bytes to an arrow table: one reader per format, and where a record sits.
+
+Split from `heldout.predictions` by concept: this module knows file formats (CSV,
+JSON Lines, Parquet) and how each goes wrong; that one knows what the columns must
+hold. Nothing here sees labels. pyarrow parses in C++; Python only scans the file to
+put a line number on a problem once pyarrow has refused it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.json as pjson
+import pyarrow.parquet as pq
+
+from heldout.errors import InvalidPredictions
+
+FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
+EXPANSION = 10
+"""A Parquet file may unpack to at most this many times the upload limit (a zip bomb)."""
+
+_NAMES = {"csv": "CSV", "jsonl": "JSON Lines", "parquet": "Parquet"}
+_MAGIC = {
+    b"PAR1": "a Parquet file",
+    b"PK\x03\x04": "a ZIP archive (or an Excel workbook)",
+    b"\x1f\x8b": "a gzip-compressed file",
+    b"\xff\xfe": "UTF-16 text",
+    b"\xfe\xff": "UTF-16 text",
+}
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+_ONE_OBJECT = 'each line must be one JSON object such as {"id": "…", "prediction": "…"}'
+
+
+def read_table(data: bytes, fmt: str, expected: list[str], max_bytes: int) -> pa.Table:
+    """Parse `data` into a table with exactly the `expected` columns (not yet checked inside)."""
+    if fmt not in FORMATS:
+        raise InvalidPredictions(
+            f"unknown format {show(fmt)}; accepted formats: csv, jsonl, parquet"
+        )
+    if len(data) > max_bytes:
+        raise InvalidPredictions(
+            f"the file is {_mb(len(data), max_bytes)}, over the {_mb(max_bytes, len(data))} limit"
+        )
+    if not data.strip():
+        raise InvalidPredictions("the file is empty")
+    if fmt == "parquet":
+        return _read_parquet(data, expected, max_bytes)
+    _check_text(data, fmt)
+    table = _read_csv(data, expected) if fmt == "csv" else _read_jsonl(data)
+    check_columns(table.column_names, expected, fmt)
+    return table
+
+
+def show(value: Any) -> str:
+    """Echo a user's value safely: repr() makes control characters visible, and long
+    values are cut so a 10 kB string cannot flood a message."""
+    value = value if isinstance(value, str) else str(value)
+    if len(value) <= 40 and len(text := repr(value)) <= 90:
+        return text
+    text = repr(value[:40]) if len(repr(value[:40])) <= 90 else repr(value[:10])
+    return f"{text}… ({len(value):,} characters)"
+
+
+def listing(values: Iterable[Any]) -> str:
+    return ", ".join(show(v) for v in values)
+
+
+class Locator:
+    """Turns a record's position into the place a person would look: a line or a row.
+
+    The line table costs a scan of the file, so it is built only when an error is raised.
+    """
+
+    def __init__(self, data: bytes, fmt: str) -> None:
+        self._data, self._fmt = data, fmt
+        self._lines: list[int] | None = None
+
+    def __call__(self, index: int) -> str:
+        if self._fmt == "parquet":
+            return f"row {index + 1}"
+        if self._lines is None:
+            lines = enumerate(self._data.split(b"\n"), start=1)
+            if self._fmt == "csv":  # pyarrow skips empty lines; the first line is the header
+                self._lines = [n for n, line in lines if line not in (b"", b"\r")][1:]
+            else:
+                self._lines = [n for n, line in lines if line.strip()]
+        return f"line {self._lines[index]}" if index < len(self._lines) else f"record {index + 1}"
+
+
+def check_columns(found: list[str], expected: list[str], fmt: str) -> None:
+    """Exactly the expected columns, each once; near misses get a hint."""
+    repeated = sorted({name for name in found if found.count(name) > 1})
+    if repeated:
+        raise InvalidPredictions(f"the column {show(repeated[0])} appears more than once")
+    missing = [name for name in expected if name not in found]
+    extra = [name for name in found if name not in expected]
+    if not missing and not extra:
+        return
+    parts = []
+    if missing:
+        parts.append(f"missing {_plural(len(missing), 'column')} {listing(missing)}")
+    if extra:
+        more = f" and {len(extra) - 5:,} more" if len(extra) > 5 else ""
+        parts.append(f"unexpected {_plural(len(extra), 'column')} {listing(extra[:5])}{more}")
+    near = {name.strip().lower(): name for name in extra}
+    renames = [f"{show(near[n.lower()])} to {show(n)}" for n in missing if n.lower() in near]
+    hint = ""
+    if renames:
+        hint = f" (names are case-sensitive: rename {', '.join(renames)})"
+    elif fmt == "csv" and len(found) == 1 and re.search(r"[;\t|]", found[0]):
+        hint = " (values must be separated by commas)"
+    elif fmt == "csv" and len(missing) == len(expected):
+        hint = f" (the first line must be the header {expected[0]},{expected[1]})"
+    elif fmt == "parquet" and extra:
+        hint = " (with pandas, write the file with index=False)"
+    raise InvalidPredictions(
+        f"{'; '.join(parts)}; the file must have exactly the columns "
+        f"{show(expected[0])} and {show(expected[1])}{hint}"
+    )
+
+
+# --- text formats --------------------------------------------------------------------
+
+
+def _check_text(data: bytes, fmt: str) -> None:
+    """Catch the usual wrong files (Parquet named .csv, a zip, UTF-16) with a plain answer."""
+    for magic, what in _MAGIC.items():
+        if data.startswith(magic):
+            raise InvalidPredictions(f"the file is {what}, not {_NAMES[fmt]} text")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidPredictions(
+            f"line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+    if fmt == "csv" and data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        raise InvalidPredictions("the file looks like JSON, not CSV; name JSON Lines files .jsonl")
+
+
+def _read_csv(data: bytes, expected: list[str]) -> pa.Table:
+    bad: list[Any] = []
+
+    def on_bad_row(row: Any) -> str:
+        bad.append(row)
+        return "skip" if len(bad) < 100 else "error"
+
+    table = None
+    try:
+        table = pcsv.read_csv(
+            pa.BufferReader(data),
+            parse_options=pcsv.ParseOptions(invalid_row_handler=on_bad_row),
+            convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(expected, pa.string())),
+        )
+    except pa.ArrowInvalid as exc:
+        if not bad:
+            raise InvalidPredictions(f"the file could not be read as CSV: {_reason(exc)}") from None
+    if bad or table is None:
+        # pyarrow reads blocks in parallel and gives the text, not the line: find the first
+        line, row = min(((_line_of(data, row.text), row) for row in bad), key=lambda p: p[0])
+        raise InvalidPredictions(
+            f"line {line} has {row.actual_columns} fields but the header has "
+            f"{row.expected_columns}: {show(row.text)}"
+        )
+    return table
+
+
+def _line_of(data: bytes, text: str) -> int:
+    found = data.find(b"\n" + text.encode("utf-8"))
+    return data.count(b"\n", 0, found + 1) + 1 if found >= 0 else len(data)
+
+
+def _read_jsonl(data: bytes) -> pa.Table:
+    try:
+        return pjson.read_json(
+            pa.BufferReader(data), read_options=pjson.ReadOptions(block_size=4 << 20)
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        _explain_jsonl(data)  # raises with a line number when it can find the fault
+        raise InvalidPredictions(
+            f"the file could not be read as JSON Lines: {_reason(exc)}"
+        ) from None
+
+
+def _explain_jsonl(data: bytes) -> None:
+    """Find the first bad line after pyarrow refused the file (its row numbers are per block)."""
+    kinds: dict[str, tuple[str, int]] = {}
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line, object_pairs_hook=_unique_keys)
+        except _RepeatedKey as exc:
+            raise InvalidPredictions(f"line {number}: the key {exc} appears twice") from None
+        except ValueError as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "bad value"
+            raise InvalidPredictions(
+                f"line {number} is not valid JSON ({reason}); {_ONE_OBJECT}"
+            ) from None
+        if not isinstance(record, dict):
+            raise InvalidPredictions(
+                f"line {number} holds a JSON {_json_kind(record)}, not an object; {_ONE_OBJECT}"
+            )
+        for key, value in record.items():
+            kind = _json_kind(value)
+            if kind != "null" and kinds.get(key, ("null", 0))[0] == "null":
+                kinds[key] = (kind, number)
+            first = kinds.get(key, (kind, number))
+            if kind not in ("null", first[0]):
+                raise InvalidPredictions(
+                    f"line {number}: {show(key)} is a {kind}, but on line {first[1]} it is a "
+                    f"{first[0]}; use one type on every line"
+                )
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in record:
+            raise _RepeatedKey(show(key))
+        record[key] = value
+    return record
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false value"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "list", dict: "object"}.get(type(value), "value")
+
+
+# --- parquet -------------------------------------------------------------------------
+
+
+def _read_parquet(data: bytes, expected: list[str], max_bytes: int) -> pa.Table:
+    """Read only the expected columns, refusing a file that would unpack to gigabytes."""
+    if not (data.startswith(b"PAR1") and data.endswith(b"PAR1")):
+        what = next((w for m, w in _MAGIC.items() if data.startswith(m)), "")
+        if data.startswith(b"PAR1"):
+            what = "a damaged or truncated Parquet file"
+        elif not what and data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+            what = "JSON text"
+        elif not what:
+            what = "text, perhaps CSV" if _is_text(data[:4096]) else "some other kind of file"
+        raise InvalidPredictions(f"the file is not a Parquet file; it looks like {what}")
+    try:
+        meta = pq.read_metadata(pa.BufferReader(data))
+        schema = meta.schema.to_arrow_schema()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InvalidPredictions(f"the file is not a valid Parquet file: {_reason(exc)}") from None
+    check_columns([n for n in schema.names if not _PANDAS_INDEX.fullmatch(n)], expected, "parquet")
+    if meta.num_rows > max_bytes:
+        raise InvalidPredictions(
+            f"the file holds {meta.num_rows:,} rows, far more than the test set"
+        )
+    budget = EXPANSION * max_bytes
+    too_big = InvalidPredictions(
+        f"the file unpacks to more than {_mb(budget, 0)}; upload fewer or shorter predictions"
+    )
+    unpacked = sum(
+        meta.row_group(g).column(c).total_uncompressed_size
+        for g in range(meta.num_row_groups)
+        for c in range(meta.num_columns)
+        if meta.row_group(g).column(c).path_in_schema in expected
+    )
+    if unpacked > budget:
+        raise too_big
+    # Strings come back dictionary-encoded, so a tiny file holding one long value a
+    # million times is measured before it is expanded, not after.
+    strings = [n for n in expected if _stringy(schema.field(n).type)]
+    try:
+        table = pq.ParquetFile(pa.BufferReader(data), read_dictionary=strings).read(expected)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InvalidPredictions(f"the Parquet file could not be read: {_reason(exc)}") from None
+    if sum(_decoded_bytes(table.column(n)) for n in expected) > budget:
+        raise too_big
+    return table
+
+
+def _decoded_bytes(column: pa.ChunkedArray) -> int:
+    """Bytes a dictionary-encoded string column takes once decoded, found without decoding."""
+    total = 0
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            lengths = pc.binary_length(chunk.dictionary).take(chunk.indices)
+            total += pc.sum(lengths).as_py() or 0
+        else:
+            total += chunk.nbytes
+    return total
+
+
+def _stringy(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start > len(head) - 4  # only a character cut by the sample's end
+    return True
+
+
+# --- wording -------------------------------------------------------------------------
+
+
+def _reason(exc: BaseException) -> str:
+    """pyarrow's own words, without its block-relative row numbers or its prefixes."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = re.sub(r"^(CSV|JSON) parse error:\s*", "", re.sub(r"\s*in row \d+", "", text))
+    return text if len(text) <= 120 else text[:120] + "…"
+
+
+def _mb(size: int, other: int) -> str:
+    """Megabytes, plus the byte count when rounding would make two sizes look equal."""
+    text, twin = f"{size / 2**20:.1f} MB", f"{other / 2**20:.1f} MB"
+    return f"{text} ({size:,} bytes)" if text == twin else text
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"

@@ -1,0 +1,127 @@
+"""The worker in one process: burst mode, idle polling, errors the submitter reads."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from worker_helpers import Bench, digest_of
+
+from heldout.evaluator.failures import EVALUATOR_MESSAGE
+from heldout.evaluator.worker import Worker
+from heldout.queue.entry import ErrorKind
+from heldout.queue.jobs import JobQueue
+from heldout.queue.status import JobStatus
+
+
+def run_once(bench: Bench, queue: JobQueue | None = None, **options) -> Worker:
+    worker = Worker(queue or bench.queue(), bench.config, worker_id="w-test", **options)
+    assert worker.run(once=True) == 0
+    return worker
+
+
+def test_a_burst_worker_scores_every_job_once_and_publishes_it(make_bench) -> None:
+    bench = make_bench()
+    jobs = bench.submit(12)
+    worker = run_once(bench, concurrency=3)
+    q = bench.queue()
+    entries = {e.job_id: e for e in q.jobs()}
+    assert {entries[j].status for j in jobs} == {JobStatus.FINISHED}
+    first = entries[jobs[0]]
+    assert first.evaluator_version.startswith("heldout ")
+    assert len(first.test_fingerprint) == 64 and first.attempts == 1
+    assert set(first.scores) == {"accuracy", "macro_f1"}
+    results = q.results.read()
+    assert sorted(results["job_id"]) == sorted(jobs)
+    assert results.set_index("job_id").loc[jobs[0], "accuracy"] == first.scores["accuracy"]
+    assert set(bench.scorer_calls().values()) == {1} and len(bench.scorer_calls()) == 12
+    # claims and finishes were batched: far fewer commits than jobs
+    assert worker.stats["claims"] <= 4
+
+
+class CountingStore:
+    """Counts each store call, to see what an idle worker costs."""
+
+    def __init__(self, store) -> None:
+        self.store, self.calls = store, {"head": 0, "list": 0, "read": 0, "commit": 0}
+
+    def head(self):
+        self.calls["head"] += 1
+        return self.store.head()
+
+    def list(self, prefix=""):
+        self.calls["list"] += 1
+        return self.store.list(prefix)
+
+    def read(self, path, revision=None):
+        self.calls["read"] += 1
+        return self.store.read(path, revision)
+
+    def commit(self, operations, message, parent):
+        self.calls["commit"] += 1
+        return self.store.commit(operations, message, parent)
+
+
+def test_an_idle_worker_reads_only_the_head_and_claims_when_it_moves(make_bench) -> None:
+    bench = make_bench()
+    real = bench.queue()
+    store = CountingStore(real.store)
+    queue = JobQueue(store, bench.config, real.results)  # type: ignore[arg-type]
+    worker = Worker(queue, bench.config, worker_id="idle")
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        time.sleep(0.5)  # the first look at the queue, then idle polls
+        before = dict(store.calls)
+        time.sleep(0.6)  # about 12 polls of 0.05 s
+        idle = {k: store.calls[k] - before[k] for k in store.calls}
+        assert idle["head"] >= 5
+        assert idle["list"] == idle["read"] == idle["commit"] == 0
+
+        (job,) = bench.submit(1)
+        deadline = time.monotonic() + 10
+        while real.get(job).status is not JobStatus.FINISHED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert real.get(job).status is JobStatus.FINISHED
+    finally:
+        worker.request_stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_a_scorer_that_raises_or_hangs_fails_only_its_job_with_the_generic_reason(
+    make_bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    bench = make_bench(
+        queue={"max_attempts": 2, "claim_batch": 2},
+        evaluator={"scorer": "worker_scorers:score_by_content", "score_timeout_seconds": 1.0},
+    )
+    ids, q = bench.truth["id"], bench.queue()
+
+    def file_of(label: str) -> bytes:
+        return ("id,prediction\n" + "".join(f"{i},{label}\n" for i in ids)).encode()
+
+    from heldout.queue.submission import Submission
+
+    raises, hangs = (
+        q.submit(Submission(user, "m", file_of(label), "csv")).job_id
+        for user, label in (("ann", "negative"), ("bo", "neutral"))
+    )
+    good = bench.submit(3)
+    started = time.monotonic()
+    with caplog.at_level("INFO", logger="heldout.evaluator"):
+        run_once(bench, concurrency=2)
+    assert time.monotonic() - started < 20
+    for job in (raises, hangs):
+        entry = q.get(job)
+        assert entry.status is JobStatus.FAILED and entry.attempts == 2
+        assert entry.error.kind is ErrorKind.EVALUATOR
+        assert entry.error.message == EVALUATOR_MESSAGE
+    assert {q.get(j).status for j in good} == {JobStatus.FINISHED}
+    assert bench.scorer_calls("raise")[digest_of(file_of("negative"))] == 2
+    assert bench.scorer_calls("hang")[digest_of(file_of("neutral"))] == 2
+    # the maintainer's log has the whole story: the exception and its traceback
+    log = caplog.text
+    assert "ZeroDivisionError" in log and "Traceback" in log and "did not finish within 1 s" in log
+    assert q.quota("ann").used == 0  # our fault: the submission is given back

@@ -1,0 +1,88 @@
+"""Workers that die or are stopped mid-job lose nothing and score nothing twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from worker_helpers import Bench, assert_consistent, digest_of, wait_for
+
+from heldout.evaluator.worker import Worker
+from heldout.queue.entry import parse_iso, utcnow
+from heldout.queue.status import JobStatus
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def scoring_pid(bench: Bench, digest: str) -> int:
+    for line in bench.scorer_log.read_text().splitlines():
+        event, seen, pid = line.split()
+        if (event, seen) == ("start", digest):
+            return int(pid)
+    raise AssertionError("the scorer never started")
+
+
+def started(bench: Bench, digest: str) -> bool:
+    return bench.scorer_calls("start")[digest] > 0
+
+
+def test_a_killed_worker_loses_its_job_to_the_lease_and_it_finishes_once(make_bench) -> None:
+    bench = make_bench(queue={"lease_seconds": 2.0})
+    (job,) = bench.submit(1)
+    digest = digest_of(bench.predictions(0))
+    proc = bench.spawn("--id", "doomed", HELDOUT_TEST_SCORER_SLEEP="60")
+    try:
+        wait_for(lambda: started(bench, digest))
+        child = scoring_pid(bench, digest)
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    wait_for(lambda: not alive(child), timeout=5)  # the orphaned scorer dies with its worker
+
+    q = bench.queue()
+    held = q.get(job)
+    assert (held.status, held.worker) == (JobStatus.RUNNING, "doomed")
+    assert Worker(q, bench.config, worker_id="early").run(once=True) == 0
+    assert q.get(job).status is JobStatus.RUNNING  # the lease still holds: nobody steals it
+    time.sleep(max(0.0, (parse_iso(q.get(job).lease_expires_at) - utcnow()).total_seconds()))
+
+    Worker(q, bench.config, worker_id="heir").run(once=True)
+    entry = q.get(job)
+    assert entry.status is JobStatus.FINISHED and entry.attempts == 2
+    assert bench.scorer_calls("start")[digest] == 2 and bench.scorer_calls("done")[digest] == 1
+    assert q.results.read()["job_id"].tolist() == [job]
+    assert_consistent(q)
+
+
+def test_sigterm_during_scoring_gives_every_claimed_job_back(make_bench) -> None:
+    bench = make_bench()
+    jobs = bench.submit(3)
+    proc = bench.spawn("--id", "stopping", HELDOUT_TEST_SCORER_SLEEP="60")
+    try:
+        wait_for(lambda: sum(bench.scorer_calls("start").values()) == 1)
+        q = bench.queue()
+        assert {q.get(j).status for j in jobs} == {JobStatus.RUNNING}  # one scoring, two waiting
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        proc.kill()
+    _, err = proc.communicate()
+    assert "received SIGTERM" in err and "released" in err
+
+    for entry in (q.get(j) for j in jobs):
+        assert (entry.status, entry.worker, entry.attempts) == (JobStatus.PENDING, None, 0)
+    assert q.results.read().empty
+    assert_consistent(q)
+
+    Worker(q, bench.config, worker_id="next").run(once=True)
+    assert {q.get(j).status for j in jobs} == {JobStatus.FINISHED}
+    assert set(bench.scorer_calls("done").values()) == {1} and len(bench.scorer_calls()) == 3
+    assert sorted(q.results.read()["job_id"]) == sorted(jobs)

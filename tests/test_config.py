@@ -1,0 +1,93 @@
+"""heldout.toml: every bad setting is named at start, and a good one reads as typed values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from heldout.config import config_from_dict, load_config
+from heldout.errors import ConfigError
+
+BASE = {"benchmark": {"name": "b", "primary_metric": "acc"}, "storage": {"root": "data"}}
+
+
+def with_(section: str, **values: object) -> dict:
+    raw = {k: dict(v) for k, v in BASE.items()}
+    raw.setdefault(section, {}).update(values)
+    return raw
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "heldout.toml").write_text(
+        '[benchmark]\nname = "b"\nprimary_metric = "acc"\npublic_ids = "public/ids.txt"\n'
+        '[storage]\nroot = "data"\n'
+    )
+    config = load_config(tmp_path / "heldout.toml")
+    assert config.storage.root == tmp_path / "data"
+    assert config.benchmark.public_ids == tmp_path / "public" / "ids.txt"
+    assert config.evaluator is None
+    assert config.benchmark.all_metrics == ("acc",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"storage": {"root": "d"}}, "missing section [benchmark]"),
+        (
+            {"benchmark": {"name": "b"}, "storage": {"root": "d"}},
+            "missing setting benchmark.primary_metric",
+        ),
+        (with_("benchmark", primary_metirc="x"), "unknown key benchmark.primary_metirc"),
+        ({**BASE, "storag": {}}, "unknown section [storag]"),
+        (
+            with_("limits", submissions_per_day="5"),
+            "limits.submissions_per_day must be a whole number",
+        ),
+        (with_("limits", submissions_per_day=0), "limits.submissions_per_day must be at least 1"),
+        (with_("limits", formats=["xlsx"]), "limits.formats"),
+        (with_("storage", backend="s3"), "storage.backend must be one of"),
+        (with_("storage", backend="hub"), "storage.queue_repo is required"),
+        (
+            with_("storage", backend="hub", queue_repo="a/q", results_repo="a/q"),
+            "storage.queue_repo and storage.results_repo must differ",
+        ),
+        (
+            {"benchmark": BASE["benchmark"], "storage": {"backend": "local"}},
+            "storage.root is required",
+        ),
+        (
+            with_("benchmark", metrics=["f1"]),
+            "benchmark.primary_metric must be one of benchmark.metrics",
+        ),
+        (with_("benchmark", metrics=["acc", "f-1"]), "must be a plain identifier"),
+        (with_("review", reviewers="alice"), "review.reviewers must be a list of strings"),
+        (with_("queue", lease_seconds=-1), "queue.lease_seconds must be positive"),
+        (
+            with_("evaluator", scorer="no_colon", truth="t.parquet"),
+            "evaluator.scorer must look like",
+        ),
+        (with_("evaluator", scorer="m:f"), "missing setting evaluator.truth"),
+    ],
+)
+def test_bad_settings_are_named(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw)
+    assert message in str(info.value)
+
+
+def test_unreadable_files_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no config file at"):
+        load_config(tmp_path / "missing.toml")
+    (tmp_path / "bad.toml").write_text("[benchmark\n")
+    with pytest.raises(ConfigError, match="bad.toml is not valid TOML"):
+        load_config(tmp_path / "bad.toml")
+
+
+def test_the_token_is_read_from_the_environment_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = config_from_dict(
+        with_("storage", backend="hub", queue_repo="a/q", results_repo="a/r", root="x")
+    )
+    monkeypatch.setenv("HF_TOKEN", "hf_test_alice")
+    assert config.storage.token() == "hf_test_alice"
+    assert "hf_test_alice" not in repr(config)
