@@ -25,7 +25,7 @@ import signal
 import socket
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -145,6 +145,8 @@ class Worker:
     def evaluate(self, entry: Entry) -> Scored:
         """Download, validate and score one job. Raises on any failure; `_outcome` sorts it."""
         bench = self.config.benchmark
+        if self._cancel.is_set():
+            raise ScoringCancelled("the worker is shutting down")
         t0 = time.monotonic()
         data = self._retrying(lambda: self.queue.store.read(entry.predictions_path), "download")
         t1 = time.monotonic()
@@ -343,19 +345,21 @@ class Worker:
 
 
 class _Loop:
-    """The state of one `Worker.run`: what is claimed, being scored, and scored."""
+    """The state of one `Worker.run`. Claimed jobs wait in the pool's own queue, so a
+    scoring thread never waits for the loop; the next batch is claimed as soon as the
+    last one has started, while it is still being scored."""
 
     def __init__(self, worker: Worker, pool: ThreadPoolExecutor, once: bool) -> None:
         self.w = worker
         self.pool = pool
         self.once = once
-        self.backlog: deque[Entry] = deque()
-        self.running: dict[Future[Outcome], Entry] = {}
+        self.inflight: dict[Future[Outcome], Entry] = {}
+        self.started: set[str] = set()  # written by scoring threads
         self.done: list[tuple[Entry, Outcome]] = []
         self.first_done = 0.0
         self.seen_head: str | None = None
         self.wake_at: datetime | None = None
-        self.must_claim = True  # something changed that a poll of the head cannot show
+        self.must_claim = True  # something changed that the head cannot show
         self.lost_reply = False
 
     def run(self) -> None:
@@ -363,40 +367,40 @@ class _Loop:
         while not w.stop.is_set():
             w._wake.clear()
             self.collect()
-            self.start()
             if self.done and self.flush_due():
                 self.flush()
-            if not self.backlog and len(self.running) < w.concurrency:
-                if self.once and not self.running and not self.done:
-                    self.must_claim = True  # idle in burst mode: one last look, then stop
+            if not self.waiting():
+                idle = not self.inflight and not self.done
+                if self.once and idle:
+                    self.must_claim = True  # burst mode: one last look, then stop
                 got = self.maybe_claim()
-                if got is None:  # the queue could not be reached; wait and retry
-                    w._sleep(w.settings.poll_seconds)
-                    continue
                 if got:
                     continue
-                if self.once and not self.running and not self.done:
+                if got is not None and self.once and idle:
                     return
-            if self.running or self.done:
+            if self.inflight or self.done:
                 w._wait(self.busy_wait())
             else:
                 w._sleep(w.settings.poll_seconds)
 
+    def waiting(self) -> int:
+        return sum(1 for e in self.inflight.values() if e.job_id not in self.started)
+
+    def score(self, entry: Entry) -> Outcome:
+        self.started.add(entry.job_id)
+        return self.w.outcome(entry)
+
     def collect(self) -> None:
-        for future in [f for f in self.running if f.done()]:
-            entry = self.running.pop(future)
+        for future in [f for f in self.inflight if f.done()]:
+            entry = self.inflight.pop(future)
+            self.started.discard(entry.job_id)
             if not self.done:
                 self.first_done = time.monotonic()
             self.done.append((entry, future.result()))
 
-    def start(self) -> None:
-        while self.backlog and len(self.running) < self.w.concurrency:
-            entry = self.backlog.popleft()
-            self.running[self.pool.submit(self.w.outcome, entry)] = entry
-
     def flush_due(self) -> bool:
         return (
-            (not self.running and not self.backlog)
+            not self.inflight
             or len(self.done) >= self.w.config.queue.claim_batch
             or time.monotonic() - self.first_done >= FLUSH_SECONDS
         )
@@ -407,55 +411,57 @@ class _Loop:
             wait = min(wait, max(0.0, FLUSH_SECONDS - (time.monotonic() - self.first_done)))
         return wait
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
         done = [(e, o) for e, o in self.done if o is not None]
-        back = [e.job_id for e, o in self.done if o is None]
         try:
             self.w.flush(done)
         except Exception:
             log.exception("could not commit %d outcome(s); trying again soon", len(done))
             self.w._sleep(self.w.settings.poll_seconds)
-            return
+            return False
+        self.w.release([e.job_id for e, o in self.done if o is None])
         self.done = []
         self.must_claim = True  # failed jobs may be back in PENDING for another try
-        self.w.release(back)
+        return True
 
     def maybe_claim(self) -> list[Entry] | None:
-        """Claim when there may be work: one head read decides, unless told otherwise."""
+        """Claim when there may be work: one head read decides. None: the queue is unreachable."""
         w = self.w
         try:
             if self.lost_reply:
-                self.backlog.extend(w.adopt())
+                self.submit(w.adopt())
                 self.lost_reply = False
             head = w.queue.store.head()
             w.stats["polls"] += 1
             expired = self.wake_at is not None and w.queue.clock() >= self.wake_at
             if head == self.seen_head and not expired and not self.must_claim:
                 return []
-            room = max(1, w.concurrency - len(self.running))
-            limit = max(room, w.config.queue.claim_batch)
-            jobs, self.wake_at = w.claim(limit)
+            jobs, self.wake_at = w.claim(max(w.concurrency, w.config.queue.claim_batch))
         except Exception:
             log.exception("could not reach the queue; trying again at the next poll")
             self.lost_reply = True
             return None
         self.seen_head, self.must_claim = head, False
-        self.backlog.extend(jobs)
+        self.submit(jobs)
         return jobs
+
+    def submit(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            self.inflight[self.pool.submit(self.score, entry)] = entry
 
     def shutdown(self) -> None:
         """Kill scoring children, commit what is scored, give back the rest."""
-        w = self.w
-        w._cancel.set()
-        for future, entry in list(self.running.items()):
-            self.done.append((entry, future.result()))
-        self.running.clear()
-        back = [e.job_id for e in self.backlog]
-        self.backlog.clear()
-        if self.done:
-            self.flush()
-            back += [e.job_id for e, o in self.done if o is not None]  # flush failed: release
-        w.release(back)
+        self.w._cancel.set()
+        back = []
+        for future, entry in self.inflight.items():
+            if future.cancel():  # never started
+                back.append(entry.job_id)
+            else:
+                self.done.append((entry, future.result()))
+        self.inflight.clear()
+        if self.done and not self.flush():
+            back += [e.job_id for e, o in self.done if o is not None]
+        self.w.release(back)
 
 
 def handle_signals(worker: Worker) -> None:

@@ -222,6 +222,7 @@ def predictions_path(job_id: str, fmt: str) -> str:
 
 def new_entry(
     *,
+    job_id: str,
     model: str,
     submitter: str,
     description: str,
@@ -233,7 +234,6 @@ def new_entry(
 ) -> Entry:
     """A fresh entry, not yet in any folder. `submit` decides PENDING or REVIEW."""
     now = now or utcnow()
-    job_id = new_job_id(now)
     return Entry(
         job_id=job_id,
         model=check_model_name(model, max_model_name),

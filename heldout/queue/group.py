@@ -60,7 +60,7 @@ class GroupCommitter:
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
-            for (_, future), outcome in zip(batch, outcomes):
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, Exception):
                     future.set_exception(outcome)
                 else:

@@ -57,10 +57,16 @@ def check_file(sub: Submission, config: Config) -> None:
         )
 
 
-def accept(txn: Txn, sub: Submission, config: Config, now: datetime) -> Entry:
-    """Check one submission against the state in `txn` and add it there."""
+def accept(txn: Txn, sub: Submission, config: Config, now: datetime, job_id: str) -> Entry:
+    """Check one submission against the state in `txn` and add it there.
+
+    If `job_id` is already in the queue, an earlier try of this same commit landed:
+    its entry is the answer."""
     check_file(sub, config)
+    if job_id in txn.user(sub.submitter).jobs:
+        return txn.entry(job_id)
     entry = new_entry(
+        job_id=job_id,
         model=sub.model,
         submitter=sub.submitter,
         description=sub.description,

@@ -120,12 +120,12 @@ class Txn:
             self._users[name] = UserIndex.from_json(raw) if raw else UserIndex(user=name)
         return self._users[name]
 
-    def put(self, entry: Entry, refund: bool = False) -> Entry:
+    def put(self, entry: Entry) -> Entry:
         """Record the new version of a job and keep its owner's index in step."""
         self._origin.setdefault(entry.job_id, None)
         self._entries[entry.job_id] = entry
         self.changes.entries[entry.job_id] = (self._origin[entry.job_id], entry)
-        index = self.user(entry.submitter).with_entry(entry, self.primary_metric, refund)
+        index = self.user(entry.submitter).with_entry(entry, self.primary_metric)
         self._users[entry.submitter] = index
         self.changes.users[entry.submitter] = index
         return entry

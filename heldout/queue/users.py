@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from heldout.queue.entry import Entry, check_username, iso, parse_iso
+from heldout.queue.entry import Entry, ErrorKind, check_username, iso, parse_iso
 from heldout.queue.status import JobStatus
 
 INDEX_VERSION = 1
@@ -42,6 +42,15 @@ class Quota:
         return max(0, self.limit - self.used)
 
 
+def refunds(entry: Entry) -> bool:
+    """Failures that are the system's fault, and cancellations, give the quota back."""
+    return (
+        entry.status is JobStatus.FAILED
+        and entry.error is not None
+        and entry.error.kind in (ErrorKind.EVALUATOR, ErrorKind.INFRASTRUCTURE, ErrorKind.CANCELLED)
+    )
+
+
 def next_reset(now: datetime) -> datetime:
     """Quotas are per UTC day, so every user sees the same, predictable reset time."""
     day = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -57,7 +66,7 @@ class UserIndex:
     def __post_init__(self) -> None:
         check_username(self.user)
 
-    def with_entry(self, entry: Entry, primary_metric: str, refund: bool = False) -> UserIndex:
+    def with_entry(self, entry: Entry, primary_metric: str) -> UserIndex:
         old = self.jobs.get(entry.job_id)
         score = (entry.scores or {}).get(primary_metric)
         job = UserJob(
@@ -65,7 +74,7 @@ class UserIndex:
             submitted_at=entry.submitted_at,
             sha256=entry.predictions_sha256,
             model=entry.model,
-            counts=(old.counts if old else True) and not refund,
+            counts=(old.counts if old else True) and not refunds(entry),
             primary_score=score if entry.status is JobStatus.FINISHED else None,
         )
         return replace(self, jobs={**self.jobs, entry.job_id: job})

@@ -6,10 +6,10 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
-from huggingface_hub import HfApi
-
 from emulator_helpers import ALICE, BOB
+from huggingface_hub import HfApi
 
 from heldout.hub_emulator import EmulatorServer, EmulatorSettings
 
@@ -54,3 +54,10 @@ def make_server() -> Iterator[Callable[..., EmulatorServer]]:
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture()
+def http(emulator: EmulatorServer) -> Iterator[httpx.Client]:
+    """Raw HTTP to the shared emulator (one client: a new one per request costs ~50 ms)."""
+    with httpx.Client(base_url=emulator.url) as client:
+        yield client

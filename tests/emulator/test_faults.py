@@ -18,7 +18,9 @@ from heldout.hub_emulator.settings import EmulatorSettings
 def test_commit_quota_answers_429_with_retry_after(alice: HfApi, faults, dataset: str) -> None:
     faults.commit_quota_per_hour = 2
     for i in range(2):
-        alice.create_commit(dataset, add("n", str(i).encode()), commit_message="c", repo_type="dataset")
+        alice.create_commit(
+            dataset, add("n", str(i).encode()), commit_message="c", repo_type="dataset"
+        )
     with pytest.raises(HfHubHTTPError) as caught:
         alice.create_commit(dataset, add("n", b"over"), commit_message="c", repo_type="dataset")
     answer = caught.value.response
@@ -42,17 +44,17 @@ def test_quota_window_rolls_and_refused_commits_give_their_slot_back() -> None:
     quota.reserve(("dataset", "a/b"))
 
 
-def test_fault_rate_fails_about_that_fraction(emulator: EmulatorServer, faults, dataset: str) -> None:
+def test_fault_rate_fails_about_that_fraction(http: httpx.Client, faults, dataset: str) -> None:
     faults.fault_rate = 0.3
     statuses = [
-        httpx.get(f"{emulator.url}/api/datasets/{dataset}", headers={"authorization": f"Bearer {ALICE}"})
+        http.get(f"/api/datasets/{dataset}", headers={"authorization": f"Bearer {ALICE}"})
         for _ in range(400)
     ]
     failed = [r for r in statuses if r.status_code != 200]
     assert {r.status_code for r in failed} <= {500, 503, 429}
     assert 0.2 < len(failed) / 400 < 0.4
     assert all(r.headers["retry-after"] == "1" for r in failed if r.status_code == 429)
-    assert httpx.get(f"{emulator.url}/_emulator/counters").status_code == 200  # admin is never faulted
+    assert http.get("/_emulator/counters").status_code == 200  # admin is never faulted
 
 
 def test_a_lost_reply_still_applies_the_commit(alice: HfApi, faults, dataset: str) -> None:
@@ -64,32 +66,34 @@ def test_a_lost_reply_still_applies_the_commit(alice: HfApi, faults, dataset: st
     assert "landed.txt" in alice.list_repo_files(dataset, repo_type="dataset")
 
 
-def test_slow_requests_are_delayed(emulator: EmulatorServer, faults, dataset: str) -> None:
+def test_slow_requests_are_delayed(http: httpx.Client, faults, dataset: str) -> None:
     faults.slow_rate, faults.slow_seconds = 1.0, 0.2
     started = time.monotonic()
-    assert httpx.get(f"{emulator.url}/api/datasets/{dataset}").status_code == 200
+    assert http.get(f"/api/datasets/{dataset}").status_code == 200
     assert time.monotonic() - started >= 0.2
 
 
-def test_settings_change_over_http(emulator: EmulatorServer, faults) -> None:
-    answer = httpx.post(f"{emulator.url}/_emulator/settings", json={"fault_rate": 1.0, "page_size": 5})
+def test_settings_change_over_http(http: httpx.Client, faults) -> None:
+    answer = http.post("/_emulator/settings", json={"fault_rate": 1.0, "page_size": 5})
     assert answer.status_code == 200 and answer.json()["page_size"] == 5
     assert faults.fault_rate == 1.0
-    assert httpx.get(f"{emulator.url}/api/whoami-v2").status_code in (500, 503, 429)
-    assert httpx.post(f"{emulator.url}/_emulator/settings", json={"fault_rate": 2}).status_code == 400
-    assert httpx.post(f"{emulator.url}/_emulator/settings", json={"data_dir": "/"}).status_code == 400
+    assert http.get("/api/whoami-v2").status_code in (500, 503, 429)
+    assert http.post("/_emulator/settings", json={"fault_rate": 2}).status_code == 400
+    assert http.post("/_emulator/settings", json={"data_dir": "/"}).status_code == 400
 
 
-def test_counters_count_by_endpoint(alice: HfApi, emulator: EmulatorServer, faults, dataset: str) -> None:
+def test_counters_count_by_endpoint(
+    alice: HfApi, emulator: EmulatorServer, http: httpx.Client, faults, dataset: str
+) -> None:
     emulator.reset_counters()
     alice.create_commit(dataset, add("a"), commit_message="c", repo_type="dataset")
     alice.dataset_info(dataset)
     list(alice.list_repo_tree(dataset, repo_type="dataset"))
     assert emulator.counters() == {"preupload": 1, "commit": 1, "repo_info": 1, "tree": 1}
     faults.fault_rate = 1.0
-    httpx.get(f"{emulator.url}/api/datasets/{dataset}")
+    http.get(f"/api/datasets/{dataset}")
     assert emulator.counters()["repo_info"] == 2  # faulted requests count too
-    over_http = httpx.get(f"{emulator.url}/_emulator/counters").json()
+    over_http = http.get("/_emulator/counters").json()
     assert over_http == emulator.counters()
-    httpx.post(f"{emulator.url}/_emulator/counters/reset")
+    http.post("/_emulator/counters/reset")
     assert emulator.counters() == {}

@@ -6,10 +6,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from emulator_helpers import ALICE, BOB, add
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
-
-from emulator_helpers import ALICE, BOB, add
 
 from heldout.hub_emulator import EmulatorServer
 
@@ -22,11 +21,11 @@ def test_whoami_names_the_token_user_and_their_orgs(make_server) -> None:
     assert HfApi(endpoint=server.url, token="hf_extra").whoami()["name"] == "carol"
 
 
-def test_whoami_refuses_an_invalid_token(emulator: EmulatorServer) -> None:
+def test_whoami_refuses_an_invalid_token(emulator: EmulatorServer, http: httpx.Client) -> None:
     with pytest.raises(HfHubHTTPError) as caught:
         HfApi(endpoint=emulator.url, token="hf_not_a_known_token").whoami()
     assert caught.value.response.status_code == 401
-    answer = httpx.get(f"{emulator.url}/api/whoami-v2")
+    answer = http.get("/api/whoami-v2")
     assert answer.status_code == 401 and "error" in answer.json()
 
 
@@ -53,13 +52,15 @@ def test_model_and_space_repos(alice: HfApi, name: Callable[[str], str]) -> None
     space = f"alice/{name('s')}"
     alice.create_repo(space, repo_type="space", space_sdk="gradio")
     readme = b"---\ntitle: Board\nsdk: gradio\nhf_oauth: true\n---\n"
-    alice.upload_file(path_or_fileobj=readme, path_in_repo="README.md", repo_id=space, repo_type="space")
+    alice.upload_file(
+        path_or_fileobj=readme, path_in_repo="README.md", repo_id=space, repo_type="space"
+    )
     assert alice.space_info(space).sdk == "gradio"
     assert alice.get_space_runtime(space).stage == "RUNNING"
 
 
 def test_space_secrets_are_stored_and_only_keys_are_shown(
-    alice: HfApi, emulator: EmulatorServer, name: Callable[[str], str]
+    alice: HfApi, http: httpx.Client, name: Callable[[str], str]
 ) -> None:
     space = f"alice/{name('s')}"
     alice.create_repo(space, repo_type="space", space_sdk="gradio")
@@ -67,9 +68,9 @@ def test_space_secrets_are_stored_and_only_keys_are_shown(
     alice.add_space_secret(space, "HF_TOKEN", "hf_x")
     alice.add_space_variable(space, "QUEUE_REPO", "alice/queue")
     alice.delete_space_secret(space, "HF_TOKEN")
-    shown = httpx.get(f"{emulator.url}/_emulator/spaces/{space}/secrets").json()
+    shown = http.get(f"/_emulator/spaces/{space}/secrets").json()
     assert shown == {"keys": ["OAUTH_SECRET"]}
-    assert "s3cret" not in httpx.get(f"{emulator.url}/_emulator/spaces/{space}/secrets").text
+    assert "s3cret" not in http.get(f"/_emulator/spaces/{space}/secrets").text
     assert alice.get_space_variables(space)["QUEUE_REPO"].value == "alice/queue"
     assert list(alice.get_space_secrets(space)) == ["OAUTH_SECRET"]
 
@@ -83,7 +84,11 @@ def test_delete_repo(alice: HfApi, name: Callable[[str], str]) -> None:
 
 
 def test_private_repo_is_hidden_from_others_and_anonymous(
-    alice: HfApi, bob: HfApi, emulator: EmulatorServer, name: Callable[[str], str]
+    alice: HfApi,
+    bob: HfApi,
+    emulator: EmulatorServer,
+    http: httpx.Client,
+    name: Callable[[str], str],
 ) -> None:
     repo_id = f"alice/{name('p')}"
     alice.create_repo(repo_id, repo_type="dataset", private=True)
@@ -95,15 +100,17 @@ def test_private_repo_is_hidden_from_others_and_anonymous(
         with pytest.raises(RepositoryNotFoundError):
             reader.list_repo_files(repo_id, repo_type="dataset")
     with pytest.raises(RepositoryNotFoundError):
-        hf_hub_download(repo_id, "secret.txt", repo_type="dataset", endpoint=emulator.url, token=False)
+        hf_hub_download(
+            repo_id, "secret.txt", repo_type="dataset", endpoint=emulator.url, token=False
+        )
     with pytest.raises(RepositoryNotFoundError):
         bob.create_commit(repo_id, add("x"), commit_message="c", repo_type="dataset")
     with pytest.raises(HfHubHTTPError) as caught:
         anonymous.create_commit(repo_id, add("x"), commit_message="c", repo_type="dataset")
     assert caught.value.response.status_code == 401
-    status = httpx.get(f"{emulator.url}/api/datasets/{repo_id}", headers={"authorization": f"Bearer {BOB}"})
+    status = http.get(f"/api/datasets/{repo_id}", headers={"authorization": f"Bearer {BOB}"})
     assert status.status_code == 404 and status.headers["X-Error-Code"] == "RepoNotFound"
-    assert httpx.get(f"{emulator.url}/api/datasets/{repo_id}").status_code == 401
+    assert http.get(f"/api/datasets/{repo_id}").status_code == 401
 
 
 def test_public_repo_is_readable_by_all_but_writable_by_its_owner(

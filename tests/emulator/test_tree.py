@@ -97,5 +97,7 @@ def test_random_histories_match_a_naive_model() -> None:
         assert files == snapshot, seq
         folders = {p.rsplit("/", 1)[0] for p in snapshot if "/" in p}
         for folder in folders:
-            expected = sorted({p[len(folder) + 1 :].split("/")[0] for p in snapshot if p.startswith(folder + "/")})
+            expected = sorted(
+                {p[len(folder) + 1 :].split("/")[0] for p in snapshot if p.startswith(folder + "/")}
+            )
             assert tree.children(folder, seq) == expected

@@ -1,0 +1,161 @@
+"""The board's pure parts, without a server: ranking, tables, escaping and the cache."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from heldout.config import BenchmarkConfig
+from heldout.leaderboard.cache import BoardCache
+from heldout.leaderboard.ranking import best_over_time, board_table, columns, rank
+from heldout.leaderboard.tables import mine_table, note, pending_choices
+from heldout.leaderboard.text import md_escape
+from heldout.queue.entry import Decision, ErrorKind, JobError, new_entry
+from heldout.queue.status import JobStatus
+
+BENCH = BenchmarkConfig(name="t", primary_metric="accuracy", metrics=("accuracy", "macro_f1"))
+LOWER = BenchmarkConfig(name="t", primary_metric="loss", higher_is_better=False)
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def results(rows: list[tuple[str, float, int]], metric: str = "accuracy") -> pd.DataFrame:
+    """(job id, score, minutes after T0) -> a frame shaped like `Results.read()`."""
+    return pd.DataFrame(
+        {
+            "job_id": [r[0] for r in rows],
+            "model": [f"model {r[0]}" for r in rows],
+            "submitter": ["someone"] * len(rows),
+            "description": [""] * len(rows),
+            "submitted_at": pd.to_datetime([T0 + timedelta(minutes=r[2]) for r in rows], utc=True),
+            "primary_score": [r[1] for r in rows],
+            metric: [r[1] for r in rows],
+            "macro_f1": [0.5] * len(rows),
+        }
+    )
+
+
+def test_ties_go_to_the_earlier_submission_then_the_job_id() -> None:
+    frame = results(
+        [("d", 0.9, 5), ("c", 0.9, 1), ("b", 0.9, 1), ("a", 0.8, 0), ("e", float("nan"), 0)]
+    )
+    assert list(rank(frame, BENCH)["job_id"]) == ["b", "c", "d", "a", "e"]
+    # The input order never matters: the order is total.
+    shuffled = frame.sample(frac=1, random_state=3)
+    assert list(rank(shuffled, BENCH)["job_id"]) == ["b", "c", "d", "a", "e"]
+
+
+def test_lower_is_better_ranks_the_smallest_first() -> None:
+    frame = results([("a", 0.3, 0), ("b", 0.1, 1), ("c", 0.1, 0)], metric="loss")
+    assert list(rank(frame, LOWER)["job_id"]) == ["c", "b", "a"]
+
+
+def test_the_table_has_ranks_text_cells_and_only_str_or_number_types() -> None:
+    frame = results([("a", 0.81234567, 0), ("b", 0.9, 1)])
+    frame.loc[0, "model"] = "<img src=x onerror=alert(1)>\nsecond line"
+    table = board_table(frame, BENCH)
+    cols = columns(BENCH)
+    assert list(table.columns) == cols.headers
+    assert set(cols.datatypes) <= {"str", "number"}
+    assert len(cols.datatypes) == len(cols.headers)
+    assert list(table["Rank"]) == [1, 2]
+    assert list(table["Job id"]) == ["b", "a"]
+    # User text stays exactly as typed (gradio escapes str cells), on one line.
+    assert table.loc[1, "Model"] == "<img src=x onerror=alert(1)> second line"
+    assert table.loc[1, "accuracy"] == pytest.approx(0.8123)
+    assert table.loc[0, "Submitted"] == "2026-01-01 00:01 UTC"
+
+
+def test_an_empty_board_still_has_its_headers() -> None:
+    table = board_table(results([]), BENCH)
+    assert table.empty and list(table.columns) == columns(BENCH).headers
+    assert best_over_time(results([]), BENCH).empty
+
+
+def test_best_over_time_keeps_only_improvements_and_extends_to_the_last() -> None:
+    frame = results([("a", 0.5, 0), ("b", 0.4, 1), ("c", 0.7, 2), ("d", 0.6, 3)])
+    curve = best_over_time(frame, BENCH)
+    assert list(curve["best"]) == [0.5, 0.7, 0.7]
+    assert list(curve["time"].dt.minute) == [0, 2, 3]
+
+
+def test_markdown_escaping_leaves_no_markup() -> None:
+    hostile = "<img src=x onerror=alert(1)> [x](javascript:1) **b** `c` # h\n- item &amp;"
+    escaped = md_escape(hostile)
+    assert "<" not in escaped and ">" not in escaped and "\n" not in escaped
+    assert re.search(r"(?<!\\)[\[\]()*`#_-]", escaped) is None  # each one backslashed
+    assert "&amp;amp;" in escaped  # a typed entity is shown as typed, not decoded
+    # Undoing the escapes gives back the text (on one line).
+    plain = html.unescape(escaped.replace("\\", ""))
+    assert plain == " ".join(hostile.split())
+
+
+def entry(model: str, status: JobStatus, **changes: object):  # noqa: ANN201
+    made = new_entry(
+        model=model, submitter="alice", description="", sha256="0" * 64, size=1, fmt="csv"
+    )
+    return made.with_event(status, "alice", "", status=status, **changes)
+
+
+def test_my_submissions_show_place_scores_and_reasons() -> None:
+    waiting = entry("w", JobStatus.PENDING)
+    done = entry("d", JobStatus.FINISHED, scores={"accuracy": 0.75, "macro_f1": 0.5})
+    rejected = entry(
+        "r",
+        JobStatus.FAILED,
+        error=JobError(ErrorKind.REJECTED, "rejected by a reviewer: copied"),
+        review=Decision("rejected", "rita", "copied", ""),
+    )
+    table = mine_table([waiting, done, rejected], {waiting.job_id: 2, "other": 1}, BENCH)
+    rows = {row[1]: row for row in table.itertuples(index=False)}
+    assert rows["w"][3] == "2 of 2" and rows["w"][2] == "PENDING"
+    assert rows["d"][4] == "accuracy 0.7500, macro_f1 0.5000" and rows["d"][3] == ""
+    assert rows["r"][6] == "rejected by a reviewer: copied"
+    assert pending_choices([waiting, done]) == [(f"w ({waiting.job_id})", waiting.job_id)]
+
+
+def test_flag_details_are_not_shown_to_the_submitter() -> None:
+    from heldout.queue.entry import Flag
+
+    held = entry("h", JobStatus.REVIEW, flags=(Flag("shared_file", "same file as bob's"),))
+    assert "bob" not in note(held)
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.heads = 0
+        self.current = "h1"
+
+    def head(self) -> str:
+        self.heads += 1
+        return self.current
+
+
+class FakeResults:
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.store = FakeStore()
+        self.frame = frame
+        self.reads = 0
+
+    def read(self) -> pd.DataFrame:
+        self.reads += 1
+        return self.frame
+
+
+def test_the_cache_reads_once_per_ttl_and_rebuilds_only_when_the_head_moves() -> None:
+    now = [0.0]
+    fake = FakeResults(results([("a", 0.5, 0)]))
+    cache = BoardCache(fake, BENCH, ttl=10, min_interval=2, clock=lambda: now[0])  # type: ignore[arg-type]
+    first = cache.get()
+    assert cache.get() is first and fake.store.heads == 1  # within the TTL: no request
+    now[0] = 11
+    assert cache.get() is first and (fake.store.heads, fake.reads) == (2, 1)  # same head
+    fake.store.current = "h2"
+    now[0] = 12
+    assert cache.get(force=True) is first  # a forced refresh still waits min_interval
+    now[0] = 14
+    second = cache.get(force=True)
+    assert second is not first and second.version == "h2" and fake.reads == 2

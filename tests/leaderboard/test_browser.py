@@ -1,0 +1,206 @@
+"""The leaderboard in a real chromium: the real sign-in flow, real uploads, real rendering.
+
+Every page also records any request for an address other than 127.0.0.1 (blocked and
+failed on purpose) and any Content-Security-Policy violation: the app must not try to
+reach huggingface.co or a font CDN from a local run.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lb_support import FLAGGED, REVIEWER, Api, App, Setup, job_id_in, sign_in, wait_for
+
+pytestmark = pytest.mark.browser
+
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOSTILE = "<img src=x onerror=window.__pwned=1>"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class Visitor:
+    """One browser context (one person), recording anything that leaves 127.0.0.1."""
+
+    def __init__(self, browser: Any, app: App) -> None:
+        self.app = app
+        self.outside: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.set_default_timeout(20_000)
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.goto(app.url)
+        self.page.get_by_role("tab", name="Leaderboard").wait_for()
+
+    def _route(self, route: Any) -> None:
+        host = re.sub(r"^[a-z]+://([^/:]+).*$", r"\1", route.request.url)
+        if host == "127.0.0.1" or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.outside.append(message.text)
+
+    def sign_in(self, username: str) -> Visitor:
+        page = self.page
+        page.get_by_role("button", name="Sign in with Hugging Face").click()
+        page.get_by_label("Username").fill(username)  # the emulator's sign-in page
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name=f"Logout ({username})").wait_for()
+        return self
+
+    def tab(self, name: str) -> Any:
+        self.page.get_by_role("tab", name=name).click()
+        return self.page
+
+    def submit(self, model: str, path: Path) -> str:
+        page = self.tab("Submit")
+        page.get_by_label("Model name").fill(model)
+        page.locator("#predictions-file input[type=file]").set_input_files(str(path))
+        page.locator("#predictions-file").get_by_text(path.name).wait_for()
+        before = page.locator("#submit-status").inner_text()
+        page.locator("#submit-button").click()
+        wait_for(
+            lambda: page.locator("#submit-status").inner_text() not in ("", before),
+            timeout=20,
+            what="the submit status",
+        )
+        return page.locator("#submit-status").inner_text()
+
+    def table_text(self, elem_id: str) -> str:
+        return self.page.locator(f"#{elem_id}").inner_text()
+
+    def pwned(self) -> Any:
+        return self.page.evaluate("() => window.__pwned")
+
+    def close(self) -> None:
+        assert self.outside == [], self.outside
+        self.context.close()
+
+
+def predictions_file(setup: Setup, folder: Path, seed: int) -> Path:
+    path = folder / f"predictions-{seed}.csv"
+    path.write_bytes(setup.predictions(seed=seed))
+    return path
+
+
+def test_signed_out_submit_is_refused_and_writes_nothing(
+    browser: Any, app: App, setup: Setup, tmp_path: Path
+) -> None:
+    visitor = Visitor(browser, app)
+    before = setup.queue_store().head()
+    status = visitor.submit("anonymous", predictions_file(setup, tmp_path, 201))
+    assert "Not submitted. Please sign in with Hugging Face before submitting." in status
+    assert setup.queue_store().head() == before
+    visitor.close()
+
+
+def test_alice_signs_in_submits_and_watches_her_job_finish(
+    browser: Any, app: App, setup: Setup, worker: Any, artifacts: Path, tmp_path: Path
+) -> None:
+    alice = Visitor(browser, app).sign_in("alice")
+    shots: dict[str, Path] = {}
+    status = alice.submit(HOSTILE, predictions_file(setup, tmp_path, 202))
+    assert "as job" in status and HOSTILE in status  # shown as text, not as an image
+    job_id = job_id_in(status)
+    alice.page.screenshot(path=str(shots.setdefault("submit", artifacts / "submit.png")))
+
+    page = alice.tab("My submissions")
+    wait_for(lambda: "PENDING" in alice.table_text("mine"), timeout=20, what="PENDING")
+    assert job_id in alice.table_text("mine") and HOSTILE in alice.table_text("mine")
+    assert "1 of" in alice.table_text("mine")  # its place in the queue
+
+    worker.start()  # the real evaluator, in its own process, with the private test set
+    wait_for(lambda: "FINISHED" in alice.table_text("mine"), timeout=90, what="FINISHED")
+    assert re.search(r"accuracy 0\.\d{4}", alice.table_text("mine"))
+    page.screenshot(path=str(shots.setdefault("mine", artifacts / "my-submissions.png")))
+
+    alice.tab("Leaderboard")
+    wait_for(lambda: HOSTILE in alice.table_text("board"), timeout=30, what="the board row")
+    assert alice.pwned() is None
+    row = alice.page.locator("#board").get_by_role("row").filter(has_text=job_id)
+    assert "alice" in row.inner_text()
+    alice.page.screenshot(path=str(shots.setdefault("board", artifacts / "leaderboard.png")))
+
+    alice.tab("About").get_by_text("Submission format").wait_for()
+    alice.page.screenshot(path=str(shots.setdefault("about", artifacts / "about.png")))
+    assert alice.pwned() is None
+    alice.close()
+    # Only a passing run refreshes the picture the README shows.
+    DOCS.mkdir(exist_ok=True)
+    shutil.copyfile(shots["board"], DOCS / "screenshot-board.png")
+
+
+def test_bob_sees_only_his_own_submissions(
+    browser: Any, app: App, setup: Setup, tmp_path: Path
+) -> None:
+    api = Api(app.url)
+    others = job_id_in(api.submit(sign_in(app.url, "carol"), "carol's model", setup.predictions(seed=203)))
+    api.close()
+    bob = Visitor(browser, app).sign_in("bob")
+    mine = job_id_in(bob.submit("bob's model", predictions_file(setup, tmp_path, 204)))
+    bob.tab("My submissions")
+    wait_for(lambda: mine in bob.table_text("mine"), timeout=20, what="bob's job")
+    text = bob.table_text("mine")
+    assert others not in text and "carol" not in text
+    rows = bob.page.locator("#mine").get_by_role("row").all_inner_texts()
+    assert len([r for r in rows if re.search(r"\d{8}T\d{6}Z-", r)]) == 1
+    assert bob.page.get_by_role("tab", name="Review").count() == 0  # not a reviewer
+    bob.close()
+
+
+def test_a_reviewer_approves_a_flagged_job_and_it_reaches_the_board(
+    browser: Any, app: App, setup: Setup, worker: Any
+) -> None:
+    api = Api(app.url)
+    held = job_id_in(
+        api.submit(sign_in(app.url, FLAGGED), "flagged model", setup.predictions(seed=205))
+    )
+    api.close()
+    assert setup.queue_store().read(f"queue/REVIEW/{held}.json")
+    worker.start()
+
+    rita = Visitor(browser, app).sign_in(REVIEWER)
+    page = rita.tab("Review")
+    page.locator("#review-refresh").click()
+    wait_for(lambda: held in rita.table_text("review-table"), timeout=20, what="the flagged job")
+    assert "listed_account" in rita.table_text("review-table")
+    menu = page.get_by_label("Flagged job")
+    menu.fill(held)
+    menu.press("Enter")
+    page.get_by_label("Note or reason").fill("checked by hand")
+    page.locator("#review-approve").click()
+    page.locator("#review-status").get_by_text("Approved job").wait_for()
+
+    rita.tab("Leaderboard")
+    wait_for(lambda: "flagged model" in rita.table_text("board"), timeout=90, what="the board")
+    rita.close()
