@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -34,6 +35,8 @@ _MAGIC = {
     b"\xfe\xff": "UTF-16 text",
 }
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+_MAX_DEPTH = 32
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}\n')
 _ONE_OBJECT = 'each line must be one JSON object such as {"id": "…", "prediction": "…"}'
 
 
@@ -158,7 +161,7 @@ def _read_csv(data: bytes, expected: list[str]) -> pa.Table:
             parse_options=pcsv.ParseOptions(invalid_row_handler=on_bad_row),
             convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(expected, pa.string())),
         )
-    except pa.ArrowInvalid as exc:
+    except pa.ArrowException as exc:
         if not bad:
             raise InvalidPredictions(f"the file could not be read as CSV: {_reason(exc)}") from None
     if bad or table is None:
@@ -177,11 +180,16 @@ def _line_of(data: bytes, text: str) -> int:
 
 
 def _read_jsonl(data: bytes) -> pa.Table:
+    depth, line = _deepest(data)
+    if depth > _MAX_DEPTH:  # pyarrow's JSON parser recurses, and crashes the process
+        raise InvalidPredictions(
+            f"line {line} nests lists or objects {depth:,} deep; {_ONE_OBJECT}"
+        )
     try:
         return pjson.read_json(
             pa.BufferReader(data), read_options=pjson.ReadOptions(block_size=4 << 20)
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+    except (pa.ArrowException, UnicodeDecodeError) as exc:
         _explain_jsonl(data)  # raises with a line number when it can find the fault
         raise InvalidPredictions(
             f"the file could not be read as JSON Lines: {_reason(exc)}"
@@ -217,6 +225,31 @@ def _explain_jsonl(data: bytes) -> None:
                     f"line {number}: {show(key)} is a {kind}, but on line {first[1]} it is a "
                     f"{first[0]}; use one type on every line"
                 )
+
+
+def _deepest(data: bytes) -> tuple[int, int]:
+    """How deep [ and { nest outside JSON strings, and on which line it peaks.
+
+    pyarrow may start parsing at any line, so the depth counted is the most openers
+    since the lowest point before (extra closers cannot hide a deep stack), and a string
+    never runs past the end of a line. Escape pairs go first, then every byte but
+    quotes, brackets and newlines, all in C; numpy scans what is left.
+    """
+    if data.count(b"[") + data.count(b"{") <= _MAX_DEPTH:
+        return 0, 0
+    if b"\\" in data:  # drop escape pairs, left to right as JSON reads them
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    kept = data.translate(None, _NOT_STRUCTURE)
+    c = np.frombuffer(kept, np.uint8)
+    quotes = np.cumsum(c == 34, dtype=np.int32)
+    newline = c == 10
+    since = np.maximum.accumulate(np.where(newline, quotes, -1))  # quotes up to the last newline
+    outside = np.where(since >= 0, quotes - since, quotes) % 2 == 0
+    step = ((c == 91) | (c == 123)).astype(np.int32) - ((c == 93) | (c == 125))
+    levels = np.cumsum(step * outside, dtype=np.int32)
+    depth = levels - np.minimum(np.minimum.accumulate(levels), 0)
+    top = int(np.argmax(depth))
+    return int(depth[top]), int(np.count_nonzero(newline[:top])) + 1
 
 
 class _RepeatedKey(ValueError):
@@ -259,9 +292,13 @@ def _read_parquet(data: bytes, expected: list[str], max_bytes: int) -> pa.Table:
     try:
         meta = pq.read_metadata(pa.BufferReader(data))
         schema = meta.schema.to_arrow_schema()
+        names = [n for n in schema.names if not _PANDAS_INDEX.fullmatch(n)]
+        # Only file- and row-group-level fields: pyarrow 26 aborts the whole process when
+        # asked for the column-chunk metadata of some damaged files.
+        unpacked = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InvalidPredictions(f"the file is not a valid Parquet file: {_reason(exc)}") from None
-    check_columns([n for n in schema.names if not _PANDAS_INDEX.fullmatch(n)], expected, "parquet")
+    check_columns(names, expected, "parquet")
     if meta.num_rows > max_bytes:
         raise InvalidPredictions(
             f"the file holds {meta.num_rows:,} rows, far more than the test set"
@@ -270,12 +307,6 @@ def _read_parquet(data: bytes, expected: list[str], max_bytes: int) -> pa.Table:
     too_big = InvalidPredictions(
         f"the file unpacks to more than {_mb(budget, 0)}; upload fewer or shorter predictions"
     )
-    unpacked = sum(
-        meta.row_group(g).column(c).total_uncompressed_size
-        for g in range(meta.num_row_groups)
-        for c in range(meta.num_columns)
-        if meta.row_group(g).column(c).path_in_schema in expected
-    )
     if unpacked > budget:
         raise too_big
     # Strings come back dictionary-encoded, so a tiny file holding one long value a
@@ -283,9 +314,11 @@ def _read_parquet(data: bytes, expected: list[str], max_bytes: int) -> pa.Table:
     strings = [n for n in expected if _stringy(schema.field(n).type)]
     try:
         table = pq.ParquetFile(pa.BufferReader(data), read_dictionary=strings).read(expected)
+        table.validate(full=True)  # a damaged file can hold dictionary indices out of range
+        unpacked = sum(_decoded_bytes(table.column(n)) for n in expected)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InvalidPredictions(f"the Parquet file could not be read: {_reason(exc)}") from None
-    if sum(_decoded_bytes(table.column(n)) for n in expected) > budget:
+    if unpacked > budget:
         raise too_big
     return table
 

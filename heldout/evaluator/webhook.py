@@ -18,6 +18,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from huggingface_hub import WebhookPayload
+
 from heldout.config import Config
 
 log = logging.getLogger("heldout.evaluator.webhook")
@@ -33,7 +35,7 @@ def webhook_secret(config: Config) -> str | None:
     return os.environ.get(settings.webhook_secret_env) or None
 
 
-def is_queue_change(payload: Any, queue_repo: str | None) -> bool:
+def is_queue_change(payload: WebhookPayload, queue_repo: str | None) -> bool:
     """A content change of the queue repo (any repo when the queue is a local folder)."""
     if payload.repo.type != "dataset":
         return False
@@ -65,7 +67,7 @@ class WebhookServer:
     def start(self) -> str:
         """Launch in a background thread; returns the webhook's URL."""
         import gradio as gr
-        from huggingface_hub import WebhookPayload, WebhooksServer
+        from huggingface_hub import WebhooksServer
 
         with gr.Blocks(title="heldout evaluator") as ui:
             gr.Markdown(
@@ -76,6 +78,8 @@ class WebhookServer:
             warnings.simplefilter("ignore")  # WebhooksServer announces itself as experimental
             app = WebhooksServer(ui=ui, webhook_secret=self.secret)
 
+        # FastAPI reads this annotation by name from the module's globals, so
+        # WebhookPayload must be imported at module level.
         async def queue(payload: WebhookPayload) -> dict[str, Any]:
             if not is_queue_change(payload, self.queue_repo):
                 return {"woken": False, "reason": "not the queue repo"}

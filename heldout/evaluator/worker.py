@@ -325,23 +325,25 @@ class Worker:
         """Renew leases a third of the way through, so short jobs never cost a renewal."""
         lease = self.config.queue.lease_seconds
         while not self._halt.wait(lease / 6):
-            now = self.queue.clock()
-            with self._lock:
-                due = [j for j, until in self._leases.items() if until - now < lease * 2 / 3]
-            if not due:
-                continue
             try:
-                renewed = self.queue.renew(self.worker_id, due)
+                self._beat(lease)
             except Exception:
                 log.exception("lease renewal failed; trying again at the next beat")
-                continue
-            self._hold(renewed, known_only=True)
-            self.stats["renewals"] += 1
-            lost = set(due) - {e.job_id for e in renewed}
-            with self._lock:
-                lost &= set(self._leases)
-            if lost:
-                log.warning("lost the lease on %s; another worker may score them", sorted(lost))
+
+    def _beat(self, lease: float) -> None:
+        now = self.queue.clock()
+        with self._lock:
+            due = [j for j, t in self._leases.items() if (t - now).total_seconds() < lease * 2 / 3]
+        if not due:
+            return
+        renewed = self.queue.renew(self.worker_id, due)
+        self._hold(renewed, known_only=True)
+        self.stats["renewals"] += 1
+        lost = set(due) - {e.job_id for e in renewed}
+        with self._lock:
+            lost &= set(self._leases)
+        if lost:
+            log.warning("lost the lease on %s; another worker may score them", sorted(lost))
 
 
 class _Loop:
@@ -464,17 +466,20 @@ class _Loop:
         self.w.release(back)
 
 
-def handle_signals(worker: Worker) -> None:
-    """SIGTERM and SIGINT stop the worker cleanly (main thread only)."""
+def handle_signals(worker: Worker) -> bool:
+    """SIGTERM and SIGINT stop the worker cleanly. Only the main thread may install
+    handlers; a worker run in a thread (a Space's app.py) is stopped by its host."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
 
     def on_signal(signum: int, _frame: object) -> None:
-        log.info(
-            "received %s: finishing the current commit, then stopping", signal.Signals(signum).name
-        )
+        name = signal.Signals(signum).name
+        log.info("received %s: finishing the current commit, then stopping", name)
         worker.request_stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    return True
 
 
 __all__ = ["Worker", "default_worker_id", "handle_signals"]

@@ -82,7 +82,11 @@ class BlobStore:
             return data
         offset, length = self._where[sha256]
         assert self._fd is not None
-        return os.pread(self._fd, length, offset)
+        if hasattr(os, "pread"):
+            return os.pread(self._fd, length, offset)
+        with self._lock:  # no pread (Windows): seek and read under the lock
+            os.lseek(self._fd, offset, os.SEEK_SET)
+            return os.read(self._fd, length)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -54,3 +55,13 @@ def fake_id(*parts: str) -> str:
 
 def avatar_url(base: str, user: str) -> str:
     return f"{base}/avatars/{user}.svg"
+
+
+def next_link(request: Request, **params: str) -> str:
+    """A `Link: rel="next"` header for this URL with `params` replaced in its query.
+
+    Built from the raw path, so encoded segments (`queue%2FPENDING`) stay as sent.
+    """
+    raw = request.scope.get("raw_path") or quote(request.url.path).encode()
+    query = {**dict(request.query_params), **params}
+    return f'<{base_url(request)}{raw.decode("latin-1")}?{urlencode(query)}>; rel="next"'

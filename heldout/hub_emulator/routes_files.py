@@ -22,7 +22,7 @@ from heldout.hub_emulator.errors import (
 )
 from heldout.hub_emulator.faults import INTERNAL_ERROR
 from heldout.hub_emulator.repos import Commit, Repo, iso
-from heldout.hub_emulator.responses import base_url, bool_param, json_response
+from heldout.hub_emulator.responses import base_url, bool_param, json_response, next_link
 from heldout.hub_emulator.services import Call
 from heldout.hub_emulator.staging import DeleteFile, DeleteFolder, Operation, PutBlob, PutFile
 from heldout.hub_emulator.tree import DIR, FileEntry, Node
@@ -179,10 +179,9 @@ async def tree(call: Call) -> Response:
     headers = {}
     if last is not None:
         token = base64.urlsafe_b64encode(last.encode()).decode()
-        next_url = call.request.url.include_query_params(
-            recursive=str(recursive).lower(), expand=str(expand).lower(), cursor=token
+        headers["Link"] = next_link(
+            call.request, recursive=str(recursive).lower(), expand=str(expand).lower(), cursor=token
         )
-        headers["Link"] = f'<{next_url}>; rel="next"'
     return json_response(entries, headers=headers)
 
 

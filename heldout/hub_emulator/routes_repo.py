@@ -19,7 +19,14 @@ from heldout.hub_emulator.repos import (
     check_repo_name,
     iso,
 )
-from heldout.hub_emulator.responses import avatar_url, base_url, bool_param, fake_id, json_response
+from heldout.hub_emulator.responses import (
+    avatar_url,
+    base_url,
+    bool_param,
+    fake_id,
+    json_response,
+    next_link,
+)
 from heldout.hub_emulator.services import Call
 from heldout.hub_emulator.tree import FileEntry
 
@@ -192,8 +199,7 @@ async def commits(call: Call) -> Response:
     items, more = await run_in_threadpool(call.state.locked, read)
     headers = {}
     if more:
-        next_url = call.request.url.include_query_params(p=page + 1)
-        headers["Link"] = f'<{next_url}>; rel="next"'
+        headers["Link"] = next_link(call.request, p=str(page + 1))
     body = [
         {
             "id": c.oid,

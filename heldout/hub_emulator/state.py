@@ -61,8 +61,9 @@ class HubState:
 
     # ----------------------------------------------------------------- repos
     def repo(self, repo_type: str, repo_id: str) -> Repo | None:
-        with self._lock:
-            return self._repos.get((repo_type, repo_id))
+        # No lock: a dict lookup is atomic, and this runs on the event loop, which must not
+        # wait behind a large commit holding the lock.
+        return self._repos.get((repo_type, repo_id))
 
     def require(self, repo_type: str, repo_id: str) -> Repo:
         repo = self.repo(repo_type, repo_id)
@@ -208,8 +209,7 @@ class HubState:
             return token
 
     def token_user(self, token: str) -> str | None:
-        with self._lock:
-            found = self._tokens.get(token)
+        found = self._tokens.get(token)  # atomic; see `repo`
         if found is None or found[1] < time.time():
             return None
         return found[0]

@@ -60,12 +60,18 @@ class BoardCache:
         self._checked_at = float("-inf")
 
     def get(self, force: bool = False) -> Board:
-        """The current board; re-checks the repo only when the TTL (or floor) has passed."""
+        """The current board; re-checks the repo only when the TTL (or floor) has passed.
+
+        While one thread rebuilds, the others keep getting the previous board instead of
+        waiting for it (at 100,000 results a rebuild takes most of a second).
+        """
         wait = self.min_interval if force else self.ttl
         board = self._board
         if board is not None and self.clock() - self._checked_at < wait:
             return board
-        with self._lock:
+        if not self._lock.acquire(blocking=board is None):
+            return board  # type: ignore[return-value]  # someone is refreshing it now
+        try:
             board = self._board
             if board is not None and self.clock() - self._checked_at < wait:
                 return board  # another thread refreshed it while we waited
@@ -78,6 +84,8 @@ class BoardCache:
                 log.warning("could not refresh the board; showing the last one", exc_info=True)
                 self._checked_at = self.clock()
                 return board
+        finally:
+            self._lock.release()
 
     def _refresh(self, board: Board | None) -> Board:
         # The head is read before the data, so `version` is never newer than the table;

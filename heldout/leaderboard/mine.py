@@ -15,7 +15,7 @@ from heldout.errors import HeldoutError, QueueError
 from heldout.leaderboard.context import Context
 from heldout.leaderboard.identity import SIGN_IN_TO_SEE, Refusal, require_user, user_of
 from heldout.leaderboard.submit import quota_text, sentence
-from heldout.leaderboard.tables import MINE_HEADERS, mine_table, pending_choices
+from heldout.leaderboard.tables import MINE_HEADERS, MINE_WIDTHS, mine_table, pending_choices
 from heldout.leaderboard.text import html_text, md_escape
 from heldout.queue.entry import check_job_id
 from heldout.queue.status import JobStatus
@@ -77,6 +77,7 @@ def build(ctx: Context) -> dict[str, Any]:
         datatype="str",
         interactive=False,
         wrap=True,
+        column_widths=MINE_WIDTHS,
         elem_id="mine",
         label="Your submissions",
     )

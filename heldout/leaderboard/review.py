@@ -15,7 +15,7 @@ from heldout.errors import HeldoutError, QueueError
 from heldout.leaderboard.context import Context
 from heldout.leaderboard.identity import Refusal, require_reviewer
 from heldout.leaderboard.submit import sentence
-from heldout.leaderboard.tables import REVIEW_HEADERS, review_table
+from heldout.leaderboard.tables import REVIEW_HEADERS, REVIEW_WIDTHS, review_table
 from heldout.leaderboard.text import html_text, md_escape
 from heldout.queue.entry import check_job_id
 from heldout.queue.status import JobStatus
@@ -66,6 +66,7 @@ def build(ctx: Context) -> dict[str, Any]:
         datatype="str",
         interactive=False,
         wrap=True,
+        column_widths=REVIEW_WIDTHS,
         elem_id="review-table",
         label="Waiting for review",
     )

@@ -120,7 +120,6 @@ def build(ctx: Context) -> dict[str, Any]:
             log.exception("submission by %s failed", user)
             gr.Warning(BUSY)
             return f"**Not submitted.** {BUSY}", quota_text(ctx, user), gr.skip()
-        gr.Info("Submitted.")
         return accepted_message(entry), quota_text(ctx, user), None
 
     event = button.click(

@@ -15,8 +15,10 @@ from heldout.leaderboard.text import cell, when
 from heldout.queue.entry import Entry
 from heldout.queue.status import JobStatus
 
-MINE_HEADERS = ["Job id", "Model", "Status", "Place in queue", "Score", "Submitted", "Note"]
+MINE_HEADERS = ["Job id", "Model", "Status", "In line", "Score", "Submitted", "Note"]
+MINE_WIDTHS = ["17%", "17%", "9%", "7%", "17%", "13%", "20%"]
 REVIEW_HEADERS = ["Job id", "Model", "Submitter", "Flags", "Score", "Submitted", "Description"]
+REVIEW_WIDTHS = ["16%", "14%", "10%", "22%", "14%", "12%", "12%"]
 
 
 def scores_text(entry: Entry, benchmark: BenchmarkConfig) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 from emulator_helpers import add
@@ -141,3 +143,29 @@ def test_malformed_commits_are_refused(http: httpx.Client, dataset: str) -> None
         b'{"key":"file","value":{"path":".gitattributes/x","content":"eA==","encoding":"base64"}}\n'
     )
     assert http.post(url, content=over_file, headers=headers).status_code == 400
+
+
+def test_concurrent_compare_and_swap_loses_no_update(alice: HfApi, dataset: str) -> None:
+    """8 writers increment one counter with parentCommit; every increment must land once."""
+    alice.create_commit(dataset, add("counter", b"0"), commit_message="init", repo_type="dataset")
+
+    def increment(worker: int) -> None:
+        for step in range(5):
+            while True:
+                head = alice.dataset_info(dataset, expand=["sha"]).sha
+                value = int(read(alice, dataset, "counter", head))
+                ops = [
+                    CommitOperationAdd("counter", str(value + 1).encode()),
+                    CommitOperationAdd("nonce", f"{worker}-{step}".encode()),  # never a no-op
+                ]
+                try:
+                    alice.create_commit(
+                        dataset, ops, commit_message="inc", repo_type="dataset", parent_commit=head
+                    )
+                    break
+                except HfHubHTTPError as error:
+                    assert error.response.status_code == 412
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(increment, range(8)))
+    assert read(alice, dataset, "counter") == b"40"

@@ -12,7 +12,7 @@ from worker_helpers import HERE, Bench, write_bench
 from heldout.config import load_config
 from heldout.evaluator.worker import Worker
 from heldout.queue.backends import open_queue
-from heldout.queue.entry import ErrorKind, Entry
+from heldout.queue.entry import Entry, ErrorKind
 from heldout.queue.status import JobStatus
 from heldout.queue.submission import Submission
 

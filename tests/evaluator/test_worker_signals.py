@@ -86,3 +86,27 @@ def test_sigterm_during_scoring_gives_every_claimed_job_back(make_bench) -> None
     assert {q.get(j).status for j in jobs} == {JobStatus.FINISHED}
     assert set(bench.scorer_calls("done").values()) == {1} and len(bench.scorer_calls()) == 3
     assert sorted(q.results.read()["job_id"]) == sorted(jobs)
+
+
+def test_a_job_longer_than_its_lease_is_renewed_and_never_stolen(make_bench, monkeypatch) -> None:
+    import threading
+
+    bench = make_bench(queue={"lease_seconds": 1.0})
+    (job,) = bench.submit(1)
+    monkeypatch.setenv("HELDOUT_TEST_SCORER_SLEEP", "3")
+    q = bench.queue()
+    slow = Worker(q, bench.config, worker_id="slow")
+    thread = threading.Thread(target=slow.run, kwargs={"once": True})
+    thread.start()
+    wait_for(lambda: sum(bench.scorer_calls("start").values()) == 1)
+    monkeypatch.delenv("HELDOUT_TEST_SCORER_SLEEP")
+    thief = Worker(bench.queue(), bench.config, worker_id="thief")
+    stop = time.monotonic() + 2.5
+    while time.monotonic() < stop:  # another worker keeps looking for expired leases
+        thief.run(once=True)
+        time.sleep(0.2)
+    thread.join(timeout=20)
+    entry = q.get(job)
+    assert entry.status is JobStatus.FINISHED and entry.attempts == 1
+    assert slow.stats["renewals"] >= 2 and thief.stats["finished"] == 0
+    assert sum(bench.scorer_calls("start").values()) == 1

@@ -113,8 +113,9 @@ def write_bench(
         }
         os.environ[TOKEN_ENV] = f"hf_test_{OWNER}"
         for repo, private in ((storage["queue_repo"], True), (storage["results_repo"], False)):
-            HubStore.create(repo, token=os.environ[TOKEN_ENV], endpoint=emulator.url,
-                            private=private)
+            HubStore.create(
+                repo, token=os.environ[TOKEN_ENV], endpoint=emulator.url, private=private
+            )
     tables = {
         "benchmark": {
             "name": "worker-test",

@@ -53,7 +53,9 @@ class Setup:
     def predictions(self, seed: int, accuracy: float = 0.6) -> bytes:
         """A valid CSV of predictions; each seed gives a different file (no duplicates)."""
         truth = make_truth(N_IDS, 0)
-        frame = make_predictions(truth["id"], ["negative", "neutral", "positive"], accuracy, seed, truth)
+        frame = make_predictions(
+            truth["id"], ["negative", "neutral", "positive"], accuracy, seed, truth
+        )
         return frame.to_csv(index=False, lineterminator="\n").encode()
 
 

@@ -15,7 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import itsdangerous
 import pytest
-from lb_support import FLAGGED_API, MAX_FILE_MB, PER_DAY, REVIEWER, Api, App, Setup, job_id_in, sign_in
+from lb_support import (
+    FLAGGED_API,
+    MAX_FILE_MB,
+    PER_DAY,
+    REVIEWER,
+    Api,
+    App,
+    Setup,
+    job_id_in,
+    sign_in,
+)
 
 from heldout.queue.status import JobStatus
 
@@ -101,6 +111,16 @@ def test_review_actions_of_a_non_reviewer_change_nothing(api: Api, setup: Setup,
     assert row[2] == FLAGGED_API and "listed_account" in row[3]
 
 
+def test_pages_may_only_talk_to_this_server(api: Api) -> None:
+    """In Space mode gradio's page would fetch huggingface.co and Google Fonts."""
+    response = httpx.get(api.url + "/", timeout=30)
+    policy = response.headers["content-security-policy"]
+    assert "connect-src 'self'" in policy and "default-src 'self'" in policy
+    assert "huggingface.co" not in policy
+    config = httpx.get(api.url + "/config", timeout=30).json()
+    assert config.get("space_id") is None  # no Space header to draw
+
+
 def test_upload_over_the_size_limit_is_refused_with_413(api: Api) -> None:
     too_big = b"id,prediction\n" + b"x" * int(MAX_FILE_MB * 2**20 + 1)
     response = httpx.post(
@@ -174,7 +194,7 @@ def test_a_burst_of_submissions_gets_answers_limits_and_few_commits(
             client.close()
 
     with ThreadPoolExecutor(len(files)) as pool:
-        answers = dict(zip(files, pool.map(one, files)))
+        answers = dict(zip(files, pool.map(one, files), strict=True))
 
     commits = len(store.history()) - commits_before
     for user in users:

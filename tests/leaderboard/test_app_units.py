@@ -32,7 +32,12 @@ def test_local_oauth_puts_gradio_in_space_mode_pointing_at_the_provider() -> Non
         "print(o.OAUTH_CLIENT_ID, o.OAUTH_CLIENT_SECRET, o.OPENID_PROVIDER_URL, u.get_space())\n"
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["cid", "secret", "http://127.0.0.1:9", "local/heldout-leaderboard"]
+    assert done.stdout.split() == [
+        "cid",
+        "secret",
+        "http://127.0.0.1:9",
+        "local/heldout-leaderboard",
+    ]
 
 
 def test_configuring_oauth_after_gradio_is_imported_is_an_error() -> None:

@@ -11,10 +11,10 @@ import pytest
 
 from heldout.config import BenchmarkConfig
 from heldout.leaderboard.cache import BoardCache
-from heldout.leaderboard.ranking import best_over_time, board_table, columns, rank
+from heldout.leaderboard.ranking import best_over_time, board_table, columns, rank, search
 from heldout.leaderboard.tables import mine_table, note, pending_choices
 from heldout.leaderboard.text import md_escape
-from heldout.queue.entry import Decision, ErrorKind, JobError, new_entry
+from heldout.queue.entry import Decision, ErrorKind, JobError, new_entry, new_job_id
 from heldout.queue.status import JobStatus
 
 BENCH = BenchmarkConfig(name="t", primary_metric="accuracy", metrics=("accuracy", "macro_f1"))
@@ -95,7 +95,13 @@ def test_markdown_escaping_leaves_no_markup() -> None:
 
 def entry(model: str, status: JobStatus, **changes: object):  # noqa: ANN201
     made = new_entry(
-        model=model, submitter="alice", description="", sha256="0" * 64, size=1, fmt="csv"
+        job_id=new_job_id(),
+        model=model,
+        submitter="alice",
+        description="",
+        sha256="0" * 64,
+        size=1,
+        fmt="csv",
     )
     return made.with_event(status, "alice", "", status=status, **changes)
 
@@ -159,3 +165,26 @@ def test_the_cache_reads_once_per_ttl_and_rebuilds_only_when_the_head_moves() ->
     now[0] = 14
     second = cache.get(force=True)
     assert second is not first and second.version == "h2" and fake.reads == 2
+
+
+def test_search_finds_text_in_the_whole_board_keeping_ranks() -> None:
+    frame = results([("j1", 0.9, 0), ("j2", 0.8, 1), ("j3", 0.7, 2), ("j4", 0.6, 3)])
+    frame["model"] = ["a.b", "axb", "(x", "Other"]
+    table = board_table(frame, BENCH)
+    assert list(search(table, ".", 10)["Model"]) == ["a.b"]  # a dot is a dot, not a pattern
+    assert list(search(table, "(", 10)["Rank"]) == [3]
+    assert list(search(table, "OTHER", 10)["Rank"]) == [4]  # case-insensitive
+    assert list(search(table, "j", 2)["Rank"]) == [1, 2]  # job ids match; capped
+    assert len(search(table, "  ", 3)) == 3  # no query: the top rows
+
+
+def test_while_one_visitor_rebuilds_the_others_get_the_last_board() -> None:
+    now = [0.0]
+    fake = FakeResults(results([("a", 0.5, 0)]))
+    cache = BoardCache(fake, BENCH, ttl=1, clock=lambda: now[0])  # type: ignore[arg-type]
+    first = cache.get()
+    now[0] = 5
+    fake.store.current = "h2"
+    with cache._lock:  # a rebuild in progress elsewhere
+        assert cache.get() is first and fake.reads == 1
+    assert cache.get().version == "h2"

@@ -18,8 +18,11 @@ def new_env(backend: str, root: Path, emulator: Any, **sections: dict[str, Any])
         from heldout.queue.local_store import LocalStore
 
         return QueueEnv(
-            backend, LocalStore(root / "queue", durable=False),
-            LocalStore(root / "results", durable=False), config, root,
+            backend,
+            LocalStore(root / "queue", durable=False),
+            LocalStore(root / "results", durable=False),
+            config,
+            root,
         )
     from heldout.queue.hub_store import HubStore
 
@@ -32,9 +35,7 @@ def new_env(backend: str, root: Path, emulator: Any, **sections: dict[str, Any])
 
 
 @pytest.fixture(params=["local", "hub"])
-def queue_factory(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Callable[..., QueueEnv]:
+def queue_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., QueueEnv]:
     """`queue_factory(review={...}, limits={...})` -> a `QueueEnv` on fresh stores."""
     backend = request.param
     emulator = request.getfixturevalue("emulator") if backend == "hub" else None

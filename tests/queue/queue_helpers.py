@@ -47,8 +47,9 @@ def make_config(root: Path, **sections: dict[str, Any]) -> Config:
     return config_from_dict(raw)
 
 
-def submission(user: str = "alice", model: str = "my-model", content: bytes | None = None,
-               **extra: Any) -> Submission:
+def submission(
+    user: str = "alice", model: str = "my-model", content: bytes | None = None, **extra: Any
+) -> Submission:
     """A submission whose file is unique unless `content` is given."""
     content = content if content is not None else f"id,prediction\n{uuid.uuid4()},a\n".encode()
     return Submission(submitter=user, model=model, content=content, format="csv", **extra)

@@ -26,7 +26,9 @@ def reopen(env: QueueEnv) -> JobQueue:
         from heldout.queue.hub_store import HubStore
 
         store = HubStore(
-            env.store.repo_id, token=env.store._token, endpoint=env.store._endpoint  # type: ignore[attr-defined]
+            env.store.repo_id,
+            token=env.store._token,
+            endpoint=env.store._endpoint,  # type: ignore[attr-defined]
         )
     return JobQueue(store, env.config, env.queue().results, env.clock)
 
@@ -112,9 +114,7 @@ def test_a_hostile_model_name_is_refused_or_stored_as_plain_text(env: QueueEnv, 
         (dict(description="d" * 5000), "the description is 5000 characters"),
     ],
 )
-def test_missing_or_malformed_fields_are_refused(
-    env: QueueEnv, fields: dict, message: str
-) -> None:
+def test_missing_or_malformed_fields_are_refused(env: QueueEnv, fields: dict, message: str) -> None:
     head = env.store.head()
     values = dict(submitter="alice", model="m", content=b"id,prediction\n1,a\n", format="csv")
     values.update(fields)
