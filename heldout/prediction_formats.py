@@ -8,9 +8,10 @@ put a line number on a problem once pyarrow has refused it.
 
 from __future__ import annotations
 
+import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
 EXPANSION = 10
 """A Parquet file may unpack to at most this many times the upload limit (a zip bomb)."""
 
+_ROLE = ("id", "prediction")  # what expected[0] and expected[1] hold, in messages
 _NAMES = {"csv": "CSV", "jsonl": "JSON Lines", "parquet": "Parquet"}
 _MAGIC = {
     b"PAR1": "a Parquet file",
@@ -55,7 +57,9 @@ def read_table(data: bytes, fmt: str, expected: list[str], max_bytes: int) -> pa
     if fmt == "parquet":
         return _read_parquet(data, expected, max_bytes)
     _check_text(data, fmt)
-    table = _read_csv(data, expected) if fmt == "csv" else _read_jsonl(data)
+    if fmt == "jsonl":
+        return _read_jsonl(data, expected)
+    table = _read_csv(data, expected)
     check_columns(table.column_names, expected, fmt)
     return table
 
@@ -179,43 +183,63 @@ def _line_of(data: bytes, text: str) -> int:
     return data.count(b"\n", 0, found + 1) + 1 if found >= 0 else len(data)
 
 
-def _read_jsonl(data: bytes) -> pa.Table:
+def _read_jsonl(data: bytes, expected: list[str]) -> pa.Table:
+    """Parse with a schema taken from the first line, so a file cannot make pyarrow build
+    a column for every stray key, and any later deviation is found and named."""
     depth, line = _deepest(data)
     if depth > _MAX_DEPTH:  # pyarrow's JSON parser recurses, and crashes the process
         raise InvalidPredictions(
             f"line {line} nests lists or objects {depth:,} deep; {_ONE_OBJECT}"
         )
+    schema = _first_line_schema(data, expected)
+    options = pjson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
     try:
         return pjson.read_json(
-            pa.BufferReader(data), read_options=pjson.ReadOptions(block_size=4 << 20)
+            pa.BufferReader(data),
+            read_options=pjson.ReadOptions(block_size=4 << 20),
+            parse_options=options,
         )
     except (pa.ArrowException, UnicodeDecodeError) as exc:
-        _explain_jsonl(data)  # raises with a line number when it can find the fault
+        _explain_jsonl(data, expected)  # raises with a line number when it finds the fault
         raise InvalidPredictions(
             f"the file could not be read as JSON Lines: {_reason(exc)}"
         ) from None
 
 
-def _explain_jsonl(data: bytes) -> None:
+def _first_line_schema(data: bytes, expected: list[str]) -> pa.Schema:
+    number, record = next(_records(data), (0, {}))
+    check_columns(list(record), expected, "jsonl")
+    fields = []
+    for role, name in zip(_ROLE, expected, strict=True):
+        value = record[name]
+        if value is None:
+            raise InvalidPredictions(f"line {number}: the {role} is missing")
+        if isinstance(value, (list, dict)):
+            raise InvalidPredictions(
+                f"line {number}: the {role} is a {_json_kind(value)}, not a number or text"
+            )
+        fields.append((name, _arrow_type(value, role)))
+    return pa.schema(fields)
+
+
+def _arrow_type(value: Any, role: str) -> pa.DataType:
+    if isinstance(value, bool):
+        return pa.bool_()
+    if isinstance(value, int) and role == "id":
+        return pa.int64()
+    return pa.float64() if isinstance(value, (int, float)) else pa.string()
+
+
+def _explain_jsonl(data: bytes, expected: list[str]) -> None:
     """Find the first bad line after pyarrow refused the file (its row numbers are per block)."""
     kinds: dict[str, tuple[str, int]] = {}
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line, object_pairs_hook=_unique_keys)
-        except _RepeatedKey as exc:
-            raise InvalidPredictions(f"line {number}: the key {exc} appears twice") from None
-        except ValueError as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "bad value"
-            raise InvalidPredictions(
-                f"line {number} is not valid JSON ({reason}); {_ONE_OBJECT}"
-            ) from None
-        if not isinstance(record, dict):
-            raise InvalidPredictions(
-                f"line {number} holds a JSON {_json_kind(record)}, not an object; {_ONE_OBJECT}"
-            )
+    for number, record in _records(data):
         for key, value in record.items():
+            if key not in expected:
+                raise InvalidPredictions(
+                    f"line {number} has the unexpected key {show(key)}; each line must have "
+                    f"exactly the keys {show(expected[0])} and {show(expected[1])}"
+                )
             kind = _json_kind(value)
             if kind != "null" and kinds.get(key, ("null", 0))[0] == "null":
                 kinds[key] = (kind, number)
@@ -227,29 +251,61 @@ def _explain_jsonl(data: bytes) -> None:
                 )
 
 
-def _deepest(data: bytes) -> tuple[int, int]:
+def _records(data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line parsed by Python, with its number; the first bad one raises."""
+    for number, line in enumerate(io.BytesIO(data), start=1):  # lazily: often one line is read
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line, object_pairs_hook=_unique_keys)
+        except _RepeatedKey as exc:
+            raise InvalidPredictions(f"line {number}: the key {exc} appears twice") from None
+        except (ValueError, RecursionError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "bad value"
+            raise InvalidPredictions(
+                f"line {number} is not valid JSON ({reason}); {_ONE_OBJECT}"
+            ) from None
+        if not isinstance(record, dict):
+            raise InvalidPredictions(
+                f"line {number} holds a JSON {_json_kind(record)}, not an object; {_ONE_OBJECT}"
+            )
+        yield number, record
+
+
+def _deepest(data: bytes, chunk: int = 1 << 20) -> tuple[int, int]:
     """How deep [ and { nest outside JSON strings, and on which line it peaks.
 
     pyarrow may start parsing at any line, so the depth counted is the most openers
     since the lowest point before (extra closers cannot hide a deep stack), and a string
     never runs past the end of a line. Escape pairs go first, then every byte but
-    quotes, brackets and newlines, all in C; numpy scans what is left.
+    quotes, brackets and newlines, all in C; numpy scans what is left, in slices.
     """
-    if data.count(b"[") + data.count(b"{") <= _MAX_DEPTH:
-        return 0, 0
     if b"\\" in data:  # drop escape pairs, left to right as JSON reads them
         data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
     kept = data.translate(None, _NOT_STRUCTURE)
-    c = np.frombuffer(kept, np.uint8)
-    quotes = np.cumsum(c == 34, dtype=np.int32)
-    newline = c == 10
-    since = np.maximum.accumulate(np.where(newline, quotes, -1))  # quotes up to the last newline
-    outside = np.where(since >= 0, quotes - since, quotes) % 2 == 0
-    step = ((c == 91) | (c == 123)).astype(np.int32) - ((c == 93) | (c == 125))
-    levels = np.cumsum(step * outside, dtype=np.int32)
-    depth = levels - np.minimum(np.minimum.accumulate(levels), 0)
-    top = int(np.argmax(depth))
-    return int(depth[top]), int(np.count_nonzero(newline[:top])) + 1
+    if kept.count(b"[") + kept.count(b"{") <= _MAX_DEPTH:
+        return 0, 0
+    lines = kept.replace(b'""', b"") + b"\n"  # strings with nothing structural inside go
+    if not lines.replace(b"{}\n", b"").strip(b"\n"):
+        return 1, 1  # the usual file: each line is exactly one flat {…}
+    depth = low = best = line = lines_before = in_string = 0
+    everything = np.frombuffer(kept, np.uint8)
+    for start in range(0, len(everything), chunk):
+        c = everything[start : start + chunk]
+        quotes = np.cumsum(c == 34, dtype=np.int32)
+        newline = c == 10
+        since = np.maximum.accumulate(np.where(newline, quotes, -1))  # at the last newline
+        outside = np.where(since >= 0, quotes - since, quotes + in_string) % 2 == 0
+        step = ((c == 91) | (c == 123)).astype(np.int32) - ((c == 93) | (c == 125))
+        levels = depth + np.cumsum(step * outside, dtype=np.int32)
+        lows = np.minimum(np.minimum.accumulate(levels), low)
+        top = int(np.argmax(levels - lows))
+        if levels[top] - lows[top] > best:
+            best = int(levels[top] - lows[top])
+            line = lines_before + int(np.count_nonzero(newline[:top])) + 1
+        depth, low, in_string = int(levels[-1]), int(lows[-1]), int(not outside[-1])
+        lines_before += int(np.count_nonzero(newline))
+    return best, line
 
 
 class _RepeatedKey(ValueError):

@@ -8,6 +8,7 @@ rows take well under a second; `heldout.prediction_formats` does the parsing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from pathlib import Path, PurePath
@@ -148,7 +149,10 @@ def _ids(column: pa.ChunkedArray, where: Locator) -> pa.ChunkedArray:
 
 def _labels(column: pa.ChunkedArray, labels: tuple[str, ...], where: Locator) -> pa.ChunkedArray:
     column = _plain(column)
-    if pa.types.is_integer(column.type):  # labels "0", "1" written as numbers
+    if pa.types.is_floating(column.type):  # labels "0", "1" written as JSON numbers
+        with contextlib.suppress(pa.ArrowInvalid):
+            column = column.cast(pa.int64())
+    if pa.types.is_integer(column.type):
         column = column.cast(pa.string())
     elif not pa.types.is_string(column.type):
         raise InvalidPredictions(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import pickle
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -355,7 +358,13 @@ def test_booleans_are_not_labels(fmt: str) -> None:
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_lists_are_not_predictions(fmt: str) -> None:
     data = encode(rows(("ex-1", [1, 2]), ("ex-2", [3])), fmt)
-    assert refused(data, fmt, NUMERIC) == "predictions must be numbers or text; this file has lists"
+    assert (
+        refused(data, fmt, NUMERIC)
+        == {
+            "jsonl": "line 1: the prediction is a list, not a number or text",
+            "parquet": "predictions must be numbers or text; this file has lists",
+        }[fmt]
+    )
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
@@ -549,3 +558,67 @@ def test_public_ids_must_be_unique(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_public_ids(path)
     assert str(caught.value) == "the public id list test_ids.txt repeats the id 'a'"
+
+
+# --- files built to crash or exhaust the reader ----------------------------------------
+
+
+def test_hostile_json_nesting_is_refused_without_crashing() -> None:
+    """pyarrow's JSON parser recurses, and segfaults near 30,000 levels: run in a child so a
+    regression fails this test instead of killing the test session."""
+    cases = {
+        "deep": b'{"id": "a", "prediction": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+        "over lines": b'{"id": "a", "prediction": "neutral"}\n' + b"[\n" * 50_000,
+        "after closers": b'{"id": "a", "prediction": "x"}\n'
+        + b"]" * 60_000
+        + b"\n"
+        + b"{" * 50_000,
+        "open quote": b'{"id": "a", "prediction": "x"}\n"\n' + b"[" * 50_000,
+        "escaped": b'{"id": "a\\\\", "prediction": "\\"[[[["}\n' + b"[" * 50_000,
+    }
+    code = (
+        "import sys, pickle\n"
+        "from heldout.config import BenchmarkConfig\n"
+        "from heldout.errors import InvalidPredictions\n"
+        "from heldout.predictions import read_predictions\n"
+        "for name, data in pickle.loads(sys.stdin.buffer.read()).items():\n"
+        "    try:\n"
+        "        read_predictions(data, 'jsonl', BenchmarkConfig(name='t', primary_metric='m'), 10**7)\n"
+        "        print(name, 'ACCEPTED')\n"
+        "    except InvalidPredictions as exc:\n"
+        "        print(name, '|', exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(cases), capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    lines = dict(line.split(" | ", 1) for line in done.stdout.decode().splitlines())
+    assert lines.keys() == cases.keys()
+    assert lines["deep"].startswith("line 1 nests lists or objects 100,001 deep")
+    assert all("nests lists or objects" in message for message in lines.values())
+
+
+def test_stray_keys_are_named_not_turned_into_columns() -> None:
+    lines = [json.dumps({"id": f"ex-{i}", "prediction": "neutral"}) for i in range(5)]
+    lines += [json.dumps({"id": f"ex-{i}", "prediction": "neutral", f"k{i}": 1}) for i in range(9)]
+    assert refused("\n".join(lines).encode(), "jsonl") == (
+        "line 6 has the unexpected key 'k0'; each line must have exactly the keys 'id' and "
+        "'prediction'"
+    )
+
+
+def test_json_number_labels_are_matched_as_text() -> None:
+    bench = BenchmarkConfig(name="t", primary_metric="m", labels=("0", "1"))
+    data = b'{"id": "a", "prediction": 1}\n{"id": "b", "prediction": 0}\n'
+    assert read_predictions(data, "jsonl", bench, MAX)["prediction"].tolist() == ["1", "0"]
+    assert "the prediction '2' is not one of the labels '0', '1'" in refused(
+        data.replace(b": 0}", b": 2}"), "jsonl", bench
+    )
+
+
+def test_json_first_line_sets_the_types() -> None:
+    assert refused(b'{"id": null, "prediction": "x"}\n', "jsonl") == "line 1: the id is missing"
+    data = b'{"id": "a", "prediction": 0.5}\n{"id": "b", "prediction": "high"}\n'
+    assert refused(data, "jsonl", NUMERIC) == (
+        "line 2: 'prediction' is a string, but on line 1 it is a number; use one type on every line"
+    )

@@ -20,6 +20,8 @@ from heldout.leaderboard.oauth_env import (
 )
 
 SECRET_ENV = "HELDOUT_OAUTH_CLIENT_SECRET"
+EMULATOR_SECRET = "heldout-local-secret"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 NO_PROVIDER = (
     "sign-in needs an OpenID provider: pass --oauth-provider URL (for example the URL of "
     "`heldout emulator`), or run on a Space with `hf_oauth: true`"
@@ -54,7 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.oauth_provider:
-        secret = args.oauth_client_secret or os.environ.get(SECRET_ENV) or "heldout-local-secret"
+        secret = args.oauth_client_secret or os.environ.get(SECRET_ENV) or EMULATOR_SECRET
+        if secret == EMULATOR_SECRET and args.host not in LOOPBACK:
+            # gradio signs session cookies with a key derived from the client secret: with
+            # the well-known default anyone could forge a session, a reviewer's included.
+            raise ConfigError(
+                f"the default OAuth client secret is public; to serve on {args.host}, "
+                f"set --oauth-client-secret or ${SECRET_ENV}"
+            )
         try:
             configure_local_oauth(args.oauth_provider, args.oauth_client_id, secret)
         except OAuthSetupError as exc:

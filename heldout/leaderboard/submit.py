@@ -116,7 +116,7 @@ def build(ctx: Context) -> dict[str, Any]:
             message = sentence(str(exc))
             gr.Warning(html_text(message))
             return f"**Not submitted.** {md_escape(message, 600)}", quota_text(ctx, user), gr.skip()
-        except HeldoutError:
+        except Exception:  # the page boundary: log it, show a sentence, never a trace
             log.exception("submission by %s failed", user)
             gr.Warning(BUSY)
             return f"**Not submitted.** {BUSY}", quota_text(ctx, user), gr.skip()

@@ -63,14 +63,6 @@ def when(moment: datetime | str | None) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def score(value: float | None, digits: int = 4) -> float | None:
-    """Rounded for display; still a number so the table sorts numerically."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else round(value, digits)
-
-
 def quota_line(quota: Quota, now: datetime) -> str:
     """One sentence: how many submissions are left today and when the count resets."""
     resets = parse_iso(quota.resets_at)

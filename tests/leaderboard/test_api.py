@@ -197,9 +197,48 @@ def test_a_burst_of_submissions_gets_answers_limits_and_few_commits(
         answers = dict(zip(files, pool.map(one, files), strict=True))
 
     commits = len(store.history()) - commits_before
+    print(f"burst: {len(files)} submissions in {commits} commits")
     for user in users:
         mine = [answers[(user, k)] for k in range(5)]
         accepted = [a for a in mine if "as job" in a]
         refused = [a for a in mine if "submissions for today" in a]
         assert len(accepted) == PER_DAY and len(refused) == 5 - PER_DAY, mine
     assert commits <= 12, f"{commits} commits for {len(files)} submissions"
+
+
+def test_a_submitter_cancels_only_their_own_waiting_job(
+    api: Api, setup: Setup, app: App, worker: object
+) -> None:
+    if getattr(worker, "process", None) is not None:
+        pytest.skip("the worker is already running, so a job would not stay PENDING")
+    dora = sign_in(app.url, "dora")
+    job = job_id_in(api.submit(dora, "to cancel", setup.predictions(seed=109)))
+    eve = sign_in(app.url, "eve")
+    before = setup.queue_store().head()
+    refused = api.call("cancel", [job], eve)[0]
+    assert "Not cancelled" in refused and "only cancel your own" in refused
+    assert api.call("cancel", [job], None)[0].startswith("**Not cancelled.** Please sign in")
+    assert setup.queue_store().head() == before
+
+    quota_before = api.call("my_submissions", [], dora)[0]
+    done = api.call("cancel", [job], dora)
+    assert done[0] == f"Cancelled job `{job}`; it no longer counts against today's quota."
+    row = next(r for r in done[2]["data"] if r[0] == job)
+    assert row[2] == "FAILED" and row[6] == "cancelled by the submitter"
+    assert done[1] != quota_before  # the slot came back
+    assert "Not cancelled" in api.call("cancel", [job], dora)[0]  # only PENDING jobs
+
+
+def test_a_rejection_needs_a_reason_and_the_submitter_reads_it(
+    api: Api, setup: Setup, app: App
+) -> None:
+    owner = sign_in(app.url, FLAGGED_API)
+    held = job_id_in(api.submit(owner, "to reject", setup.predictions(seed=110)))
+    rita = sign_in(app.url, REVIEWER)
+    no_reason = api.call("review_reject", [held, "  "], rita)[0]
+    assert "Please give a reason" in no_reason
+    done = api.call("review_reject", [held, "copied from <b>someone</b>"], rita)[0]
+    assert done == f"Rejected job `{held}`; the submitter will see your reason."
+    row = next(r for r in api.mine(owner)["data"] if r[0] == held)
+    assert row[2] == "FAILED"
+    assert row[6] == "rejected by a reviewer: copied from <b>someone</b>"  # a str cell

@@ -123,3 +123,16 @@ def test_the_app_drops_the_private_evaluator_section(tmp_path: Path) -> None:
     assert full.evaluator is not None
     assert public_config(full).evaluator is None
     assert "truth" not in setup.board_config.read_text()
+
+
+def test_the_public_default_secret_is_refused_off_loopback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """gradio derives its cookie-signing key from the client secret; a known one is a
+    forgeable session for anyone who can reach the port."""
+    from heldout.leaderboard.cli import main
+
+    setup = write_setup(tmp_path)
+    args = ["-c", str(setup.board_config), "--host", "0.0.0.0"]
+    assert main([*args, "--oauth-provider", "http://127.0.0.1:9"]) == 2
+    assert "the default OAuth client secret is public" in capsys.readouterr().err

@@ -178,6 +178,7 @@ def test_bob_sees_only_his_own_submissions(
     rows = bob.page.locator("#mine").get_by_role("row").all_inner_texts()
     assert len([r for r in rows if re.search(r"\d{8}T\d{6}Z-", r)]) == 1
     assert bob.page.get_by_role("tab", name="Review").count() == 0  # not a reviewer
+    assert bob.page.locator("#review-approve, #review-reject").count() == 0
     bob.close()
 
 
