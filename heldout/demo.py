@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import signal
 import threading
 from dataclasses import dataclass, replace
@@ -26,7 +27,7 @@ from heldout.scaffold import BenchmarkFolder, init_benchmark
 DEMO_REVIEWER = "reviewer"
 DEMO_TOKEN_ENV = "HELDOUT_DEMO_TOKEN"
 DEMO_NAMESPACE = "demo"
-OAUTH_CLIENT = ("heldout-local", "heldout-local-secret")
+OAUTH_CLIENT_ID = "heldout-local"
 
 
 @dataclass(frozen=True)
@@ -116,15 +117,18 @@ def run(root: Path, *, port: int, host: str, backend: str, out: TextIO) -> int:
 
     folder, first = prepare_folder(root.resolve())
     config = load_config(folder.config)
+    # A fresh client secret each run: gradio signs session cookies with a key derived
+    # from it, so a well-known secret would let anyone forge a session.
+    client = (OAUTH_CLIENT_ID, secrets.token_urlsafe(32))
     emulator = EmulatorServer(
-        EmulatorSettings(data_dir=folder.root / "hub-emulator", oauth_clients=dict([OAUTH_CLIENT])),
+        EmulatorSettings(data_dir=folder.root / "hub-emulator", oauth_clients=dict([client])),
         port=0,
     ).start()
     stop = threading.Event()
     try:
         if backend == "hub":
             config = hub_config(config, emulator.url)
-        _serve(config, emulator.url, first, host, port, stop, out)
+        _serve(config, (emulator.url, *client), first, host, port, stop, out)
     finally:
         emulator.stop()
     print("heldout demo stopped; run it again to pick up where you left off.", file=out)
@@ -133,7 +137,7 @@ def run(root: Path, *, port: int, host: str, backend: str, out: TextIO) -> int:
 
 def _serve(
     config: Config,
-    provider: str,
+    provider: tuple[str, str, str],
     first: bool,
     host: str,
     port: int,
@@ -143,7 +147,7 @@ def _serve(
     from heldout.evaluator.worker import Worker
     from heldout.leaderboard.oauth_env import configure_local_oauth
 
-    configure_local_oauth(provider, *OAUTH_CLIENT)  # before gradio is imported
+    configure_local_oauth(*provider)  # before gradio is imported
     queue = open_queue(config)
     if first or not queue.store.list("users"):
         print(f"seeded {seed(queue, config, out)} example submissions", file=out)
@@ -151,13 +155,12 @@ def _serve(
     worker_thread = threading.Thread(target=worker.run, name="heldout-worker", daemon=True)
     worker_thread.start()
 
-    from heldout.leaderboard.app import create_app
+    from heldout.leaderboard.cli import build_app
     from heldout.leaderboard.server import BackgroundServer
 
     board_config = replace(config, evaluator=None)  # the board never sees the test set
-    server = BackgroundServer(
-        create_app(board_config, open_queue(board_config)), board_config, host, port
-    )
+    app = build_app(board_config, open_queue(board_config), local=True)
+    server = BackgroundServer(app, board_config, host, port)
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     _welcome(server.url, config, out)

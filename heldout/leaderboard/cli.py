@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
-from heldout.config import load_config
+from heldout.config import Config, load_config
 from heldout.errors import ConfigError
+
+if TYPE_CHECKING:  # gradio is imported only once the sign-in settings are made
+    import gradio as gr
+
+    from heldout.queue.jobs import JobQueue
 from heldout.leaderboard.oauth_env import (
     OAuthSetupError,
     configure_local_oauth,
@@ -72,18 +78,24 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(NO_PROVIDER)
     quiet_environment()
 
-    from heldout.leaderboard.app import create_app
     from heldout.leaderboard.server import serve
 
     port = args.port if args.port is not None else config.leaderboard.port
-    blocks = create_app(config)
-    if args.oauth_provider:
+    serve(build_app(config, local=bool(args.oauth_provider)), config, args.host, port)
+    return 0
+
+
+def build_app(config: Config, queue: JobQueue | None = None, *, local: bool) -> gr.Blocks:
+    """The app; `local` when sign-in goes to a local provider rather than a real Space."""
+    from heldout.leaderboard.app import create_app
+
+    blocks = create_app(config, queue)
+    if local:
         # Sign-in runs in Space mode, but there is no Space: without this the page would
         # fetch huggingface.co/api/spaces/<id> to draw a Space header. (The server's
         # Content-Security-Policy blocks that too; this keeps the browser from trying.)
         blocks.space_id = None
-    serve(blocks, config, args.host, port)
-    return 0
+    return blocks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from browser_support import wait_for  # noqa: F401  (shared with the browser tests)
 
 from heldout.example.generate import make_predictions, make_truth, write_benchmark
 from heldout.queue.local_store import LocalStore
@@ -258,13 +259,3 @@ def job_id_in(message: str) -> str:
     found = re.search(r"\d{8}T\d{6}Z-[0-9a-f]{8}", message)
     assert found, message
     return found.group(0)
-
-
-def wait_for(predicate: Any, timeout: float = 60.0, every: float = 0.2, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what or predicate}")

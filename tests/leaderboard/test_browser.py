@@ -14,98 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lb_support import FLAGGED, REVIEWER, Api, App, Setup, job_id_in, sign_in, wait_for
+from browser_support import Visitor, chromium, wait_for
+from lb_support import FLAGGED, REVIEWER, Api, App, Setup, job_id_in, sign_in
 
 pytestmark = pytest.mark.browser
 
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-class Visitor:
-    """One browser context (one person), recording anything that leaves 127.0.0.1."""
-
-    def __init__(self, browser: Any, app: App) -> None:
-        self.app = app
-        self.outside: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.context.set_default_timeout(20_000)
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("console", self._console)
-        self.page.goto(app.url)
-        self.page.get_by_role("tab", name="Leaderboard").wait_for()
-
-    def _route(self, route: Any) -> None:
-        host = re.sub(r"^[a-z]+://([^/:]+).*$", r"\1", route.request.url)
-        if host == "127.0.0.1" or route.request.url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            self.outside.append(route.request.url)
-            route.abort()
-
-    def _console(self, message: Any) -> None:
-        if "Content Security Policy" in message.text:
-            self.outside.append(message.text)
-
-    def sign_in(self, username: str) -> Visitor:
-        page = self.page
-        page.get_by_role("button", name="Sign in with Hugging Face").click()
-        page.get_by_label("Username").fill(username)  # the emulator's sign-in page
-        page.get_by_role("button", name="Sign in").click()
-        page.get_by_role("button", name=f"Logout ({username})").wait_for()
-        return self
-
-    def tab(self, name: str) -> Any:
-        self.page.get_by_role("tab", name=name).click()
-        return self.page
-
-    def submit(self, model: str, path: Path) -> str:
-        page = self.tab("Submit")
-        page.get_by_label("Model name").fill(model)
-        page.locator("#predictions-file input[type=file]").set_input_files(str(path))
-        page.locator("#predictions-file").get_by_text(path.name).wait_for()
-        before = page.locator("#submit-status").inner_text()
-        page.locator("#submit-button").click()
-
-        def answered() -> str:
-            text = page.locator("#submit-status").inner_text()
-            done = "ubmitted" in text and text != before  # "Submitted …" or "Not submitted …"
-            return text if done else ""
-
-        return wait_for(answered, timeout=20, what="the submit status")
-
-    def table_text(self, elem_id: str) -> str:
-        return self.page.locator(f"#{elem_id}").inner_text()
-
-    def pwned(self) -> Any:
-        return self.page.evaluate("() => window.__pwned")
-
-    def close(self) -> None:
-        assert self.outside == [], self.outside
-        self.context.close()
+    with chromium() as launched:
+        yield launched
 
 
 def predictions_file(setup: Setup, folder: Path, seed: int) -> Path:
@@ -117,7 +38,7 @@ def predictions_file(setup: Setup, folder: Path, seed: int) -> Path:
 def test_signed_out_submit_is_refused_and_writes_nothing(
     browser: Any, app: App, setup: Setup, tmp_path: Path
 ) -> None:
-    visitor = Visitor(browser, app)
+    visitor = Visitor(browser, app.url)
     before = setup.queue_store().head()
     status = visitor.submit("anonymous", predictions_file(setup, tmp_path, 201))
     assert "Not submitted. Please sign in with Hugging Face before submitting." in status
@@ -128,7 +49,7 @@ def test_signed_out_submit_is_refused_and_writes_nothing(
 def test_alice_signs_in_submits_and_watches_her_job_finish(
     browser: Any, app: App, setup: Setup, worker: Any, artifacts: Path, tmp_path: Path
 ) -> None:
-    alice = Visitor(browser, app).sign_in("alice")
+    alice = Visitor(browser, app.url).sign_in("alice")
     shots: dict[str, Path] = {}
     status = alice.submit(HOSTILE, predictions_file(setup, tmp_path, 202))
     assert "as job" in status and HOSTILE in status  # shown as text, not as an image
@@ -169,7 +90,7 @@ def test_bob_sees_only_his_own_submissions(
         api.submit(sign_in(app.url, "carol"), "carol's model", setup.predictions(seed=203))
     )
     api.close()
-    bob = Visitor(browser, app).sign_in("bob")
+    bob = Visitor(browser, app.url).sign_in("bob")
     mine = job_id_in(bob.submit("bob's model", predictions_file(setup, tmp_path, 204)))
     bob.tab("My submissions")
     wait_for(lambda: mine in bob.table_text("mine"), timeout=20, what="bob's job")
@@ -194,7 +115,7 @@ def test_a_reviewer_approves_a_flagged_job_and_it_reaches_the_board(
     assert api.call("search_board", ["flagged model"])[0]["data"] == []  # not published
     api.close()
 
-    rita = Visitor(browser, app).sign_in(REVIEWER)
+    rita = Visitor(browser, app.url).sign_in(REVIEWER)
     page = rita.tab("Review")
     page.locator("#review-refresh").click()
     wait_for(lambda: held in rita.table_text("review-table"), timeout=20, what="the flagged job")
