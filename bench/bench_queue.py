@@ -37,7 +37,7 @@ from heldout.example.generate import make_predictions, make_truth  # noqa: E402
 from heldout.hub_emulator import EmulatorServer, EmulatorSettings  # noqa: E402
 from heldout.hub_emulator.staging import PutFile  # noqa: E402
 from heldout.queue.backends import open_queue  # noqa: E402
-from heldout.queue.entry import Entry, iso, new_entry, utcnow  # noqa: E402
+from heldout.queue.entry import Entry, iso, new_entry, new_job_id, utcnow  # noqa: E402
 from heldout.queue.group import GroupCommitter  # noqa: E402
 from heldout.queue.hub_store import HubStore  # noqa: E402
 from heldout.queue.jobs import JobQueue  # noqa: E402
@@ -185,14 +185,16 @@ def finished_entries(n: int) -> list[Entry]:
     now = utcnow()
     out = []
     for i in range(n):
+        at = now - timedelta(seconds=i)
         e = new_entry(
+            job_id=new_job_id(at),
             model=f"model {i}",
             submitter=f"user{i % 1000}",
             description="",
             sha256=f"{i:064x}",
             size=1000,
             fmt="csv",
-            now=now - timedelta(seconds=i),
+            now=at,
         )
         e = e.with_event(JobStatus.PENDING, e.submitter, "submitted", status=JobStatus.PENDING)
         done = dict(scores={"accuracy": 0.5, "macro_f1": 0.4}, finished_at=iso(now))

@@ -105,8 +105,8 @@ class EvaluatorConfig:
 
 @dataclass(frozen=True)
 class LeaderboardConfig:
-    cache_seconds: float = 30.0
-    refresh_seconds: float = 30.0
+    cache_seconds: float = 5.0
+    refresh_seconds: float = 10.0
     port: int = 7860
 
 

@@ -1,9 +1,11 @@
-"""Uploaded bytes to an arrow table: one reader per format, and where a record sits.
+"""Uploaded bytes to an arrow table: one reader per format, and how each goes wrong.
 
 Split from `heldout.predictions` by concept: this module knows file formats (CSV,
-JSON Lines, Parquet) and how each goes wrong; that one knows what the columns must
-hold. Nothing here sees labels. pyarrow parses in C++; Python only scans the file to
-put a line number on a problem once pyarrow has refused it.
+JSON Lines, Parquet); that one knows what the columns must hold. Nothing here sees
+labels. pyarrow parses in C++; Python scans the file only to put a line number on a
+problem once pyarrow has refused it. Uploads are hostile until proven otherwise: a few
+guards keep a crafted file (deep JSON nesting, a Parquet zip bomb, damaged Parquet
+metadata) from crashing or exhausting the process that reads it.
 """
 
 from __future__ import annotations
@@ -76,28 +78,6 @@ def show(value: Any) -> str:
 
 def listing(values: Iterable[Any]) -> str:
     return ", ".join(show(v) for v in values)
-
-
-class Locator:
-    """Turns a record's position into the place a person would look: a line or a row.
-
-    The line table costs a scan of the file, so it is built only when an error is raised.
-    """
-
-    def __init__(self, data: bytes, fmt: str) -> None:
-        self._data, self._fmt = data, fmt
-        self._lines: list[int] | None = None
-
-    def __call__(self, index: int) -> str:
-        if self._fmt == "parquet":
-            return f"row {index + 1}"
-        if self._lines is None:
-            lines = enumerate(self._data.split(b"\n"), start=1)
-            if self._fmt == "csv":  # pyarrow skips empty lines; the first line is the header
-                self._lines = [n for n, line in lines if line not in (b"", b"\r")][1:]
-            else:
-                self._lines = [n for n, line in lines if line.strip()]
-        return f"line {self._lines[index]}" if index < len(self._lines) else f"record {index + 1}"
 
 
 def check_columns(found: list[str], expected: list[str], fmt: str) -> None:

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from heldout.config import BenchmarkConfig
 from heldout.errors import ConfigError, InvalidPredictions
-from heldout.prediction_formats import FORMATS, Locator, listing, read_table, show
+from heldout.prediction_formats import FORMATS, listing, read_table, show
 
 __all__ = [
     "FORMATS",
@@ -242,6 +242,28 @@ def _check_unique(ids: pa.ChunkedArray, where: Locator) -> None:
 
 
 # --- helpers -------------------------------------------------------------------------
+
+
+class Locator:
+    """Turns a record's position into the place a person would look: a line or a row.
+
+    The line table costs a scan of the file, so it is built only when an error is raised.
+    """
+
+    def __init__(self, data: bytes, fmt: str) -> None:
+        self._data, self._fmt = data, fmt
+        self._lines: list[int] | None = None
+
+    def __call__(self, index: int) -> str:
+        if self._fmt == "parquet":
+            return f"row {index + 1}"
+        if self._lines is None:
+            lines = enumerate(self._data.split(b"\n"), start=1)
+            if self._fmt == "csv":  # pyarrow skips empty lines; the first line is the header
+                self._lines = [n for n, line in lines if line not in (b"", b"\r")][1:]
+            else:
+                self._lines = [n for n, line in lines if line.strip()]
+        return f"line {self._lines[index]}" if index < len(self._lines) else f"record {index + 1}"
 
 
 def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -8,7 +8,6 @@ import json
 import pickle
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +154,8 @@ def test_parquet_pandas_index_and_categories_are_fine() -> None:
     assert result["prediction"].tolist() == ["neutral", "positive"]
 
 
-def test_a_million_rows_round_trip_quickly() -> None:
+def test_a_million_rows_round_trip() -> None:
+    """Correctness at scale; the speed is measured by bench/bench_scoring.py."""
     numbers = pa.array(np.arange(1, 1_000_001)).cast(pa.string())
     ids = pc.binary_join_element_wise("ex-", pc.utf8_lpad(numbers, 7, "0"), "")
     labels = pa.array(np.asarray(LABELS, dtype=object)[np.arange(1_000_000) % 3])
@@ -167,12 +167,10 @@ def test_a_million_rows_round_trip_quickly() -> None:
     pq.write_table(table, as_parquet)
     public = pd.Index(ids.to_pandas())
     for fmt, data in (("csv", as_csv.getvalue()), ("parquet", as_parquet.getvalue())):
-        started = time.perf_counter()
         frame = read_predictions(data, fmt, BENCH, 100 * 2**20)
         check_ids(frame, public)
-        elapsed = time.perf_counter() - started
         assert len(frame) == 1_000_000 and frame["id"].is_unique
-        assert elapsed < 6, f"{fmt}: {elapsed:.2f} s"  # about 1 s; generous for a busy CI
+        assert frame.set_index("id").loc["ex-0000002", "prediction"] == LABELS[1]
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
