@@ -21,6 +21,7 @@ from heldout.queue.local_store import LocalStore
 from heldout.queue.results import Results
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-board.png"
 READY = re.compile(r"heldout demo is running: (http://127\.0\.0\.1:\d+)")
 
 
@@ -117,6 +118,10 @@ def test_demo_first_run_submit_see_score_stop_and_restart(browser: Any, tmp_path
     board = newcomer.table_text("board")
     assert "distilroberta fine-tuned" in board and "newcomer" in board
     assert "half-finished run" not in board and "definitely my own model" not in board
+    # Only a passing run refreshes the picture the README shows, once the page is still.
+    settled = newcomer.page.locator(".progress-text, .pending")
+    wait_for(lambda: settled.count() == 0, timeout=30, what="the board to finish refreshing")
+    newcomer.page.screenshot(path=str(SCREENSHOT))
     newcomer.close()
 
     assert demo.interrupt() == 0

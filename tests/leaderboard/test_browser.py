@@ -8,7 +8,6 @@ reach huggingface.co or a font CDN from a local run.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from lb_support import FLAGGED, REVIEWER, Api, App, Setup, job_id_in, sign_in
 pytestmark = pytest.mark.browser
 
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +75,6 @@ def test_alice_signs_in_submits_and_watches_her_job_finish(
     alice.page.screenshot(path=str(shots.setdefault("about", artifacts / "about.png")))
     assert alice.pwned() is None
     alice.close()
-    # Only a passing run refreshes the picture the README shows.
-    DOCS.mkdir(exist_ok=True)
-    shutil.copyfile(shots["board"], DOCS / "screenshot-board.png")
 
 
 def test_bob_sees_only_his_own_submissions(
