@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import html
 import os
 import random
 import re
@@ -45,6 +44,11 @@ from heldout.config import BenchmarkConfig, load_config  # noqa: E402
 from heldout.example.generate import make_predictions, make_truth, write_benchmark  # noqa: E402
 from heldout.queue.local_store import LocalStore  # noqa: E402
 from heldout.queue.results import RESULTS_SCHEMA_VERSION, Results  # noqa: E402
+
+# Sign in exactly as the tests do: the real code flow through the emulator's page.
+_TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path[:0] = [str(_TESTS), str(_TESTS / "leaderboard")]
+from lb_support import sign_in  # noqa: E402
 
 BENCH = BenchmarkConfig(name="bench", primary_metric="accuracy", metrics=("accuracy", "macro_f1"))
 
@@ -152,29 +156,6 @@ def board_at_scale(n: int, workdir: Path) -> None:
 
 
 # ---- submit to visible --------------------------------------------------------------
-
-
-def session_cookie(response: httpx.Response) -> str | None:
-    for key, value in response.headers.multi_items():
-        if key.lower() == "set-cookie" and value.startswith("session="):
-            return value.split(";", 1)[0].split("=", 1)[1]
-    return None
-
-
-def sign_in(app_url: str, username: str) -> str:
-    """The real OpenID code flow against the emulator, as a browser would run it."""
-    with httpx.Client(timeout=30) as client:
-        start = client.get(f"{app_url}/login/huggingface")
-        cookie, authorize = session_cookie(start), start.headers["location"]
-        page = client.get(authorize).text
-        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
-        fields = {k: html.unescape(v) for k, v in fields.items()} | {"username": username}
-        action = re.search(r'<form method="post" action="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        back = client.post(httpx.URL(authorize).join(action), data=fields)
-        done = client.get(back.headers["location"], headers={"Cookie": f"session={cookie}"})
-        signed = session_cookie(done)
-        assert signed, "sign-in failed"
-        return signed
 
 
 def call(client: httpx.Client, url: str, name: str, data: list, cookie: str | None) -> list:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import faulthandler
 import multiprocessing
 import os
+import select
 import signal
 import threading
 import time
@@ -30,6 +32,7 @@ from heldout.errors import HeldoutError, InvalidPredictions, ScorerError
 
 _SLICE = 0.1  # how often a waiting parent checks whether it was asked to stop
 _PR_SET_PDEATHSIG = 1
+_STACK_FILE: Any = None
 
 
 class ScorerTimeout(ScorerError):
@@ -53,13 +56,16 @@ def run_in_child(
     """
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child_main, args=(work, send, os.getpid()), daemon=True)
+    stack_r, stack_w = os.pipe()  # where a hung child writes its stack when asked
+    child = ctx.Process(target=_child_main, args=(work, send, os.getpid(), stack_w), daemon=True)
     child.start()
     send.close()  # the child's end; keeping it open here would hide the child's death
+    os.close(stack_w)
     try:
-        return _await(child, receive, timeout, cancel)
+        return _await(child, receive, timeout, cancel, stack_r)
     finally:
         receive.close()
+        os.close(stack_r)
         if child.is_alive():
             child.kill()
         child.join()
@@ -70,12 +76,16 @@ def _await(
     receive: Connection,
     timeout: float,
     cancel: threading.Event | None,
+    stack: int,
 ) -> dict[str, float]:
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise ScorerTimeout(f"the scorer did not finish within {timeout:g} s and was stopped")
+            raise ScorerTimeout(
+                f"the scorer did not finish within {timeout:g} s and was stopped",
+                detail="where it was, thread by thread:\n" + _stack_of(child, stack),
+            )
         if cancel is not None and cancel.is_set():
             raise ScoringCancelled("scoring was stopped because the worker is shutting down")
         ready = wait([receive, child.sentinel], timeout=min(_SLICE, left))
@@ -84,6 +94,20 @@ def _await(
         if child.sentinel in ready:
             child.join()
             raise ScorerError(f"the scoring process died (exit code {child.exitcode})")
+
+
+def _stack_of(child: multiprocessing.process.BaseProcess, stack: int) -> str:
+    """Ask a hung child for its Python stack (faulthandler), for the maintainer's log."""
+    if child.pid is None or not child.is_alive():
+        return "(the child had already exited)"
+    os.kill(child.pid, signal.SIGUSR1)
+    chunks: list[bytes] = []
+    while select.select([stack], [], [], 0.5)[0]:
+        chunk = os.read(stack, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace") or "(no answer)"
 
 
 def _answer(receive: Connection, child: multiprocessing.process.BaseProcess) -> dict[str, float]:
@@ -100,11 +124,16 @@ def _answer(receive: Connection, child: multiprocessing.process.BaseProcess) -> 
     raise ScorerError(summary, detail=detail)
 
 
-def _child_main(work: Callable[[], dict[str, float]], send: Connection, parent: int) -> None:
+def _child_main(
+    work: Callable[[], dict[str, float]], send: Connection, parent: int, stack: int
+) -> None:
     # A Ctrl-C in the terminal reaches the whole process group; the parent decides
     # what happens to this child, so the child itself ignores it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    global _STACK_FILE
+    _STACK_FILE = os.fdopen(stack, "w")  # kept open for as long as the child lives
+    faulthandler.register(signal.SIGUSR1, file=_STACK_FILE, all_threads=True)
     _die_with(parent)
     answer: tuple[str, Any]
     try:

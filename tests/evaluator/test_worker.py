@@ -124,4 +124,5 @@ def test_a_scorer_that_raises_or_hangs_fails_only_its_job_with_the_generic_reaso
     # the maintainer's log has the whole story: the exception and its traceback
     log = caplog.text
     assert "ZeroDivisionError" in log and "Traceback" in log and "did not finish within 1 s" in log
+    assert "in score_by_content" in log  # where the hung scorer was stuck
     assert q.quota("ann").used == 0  # our fault: the submission is given back
