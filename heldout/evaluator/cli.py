@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from heldout.config import load_config
 from heldout.errors import ConfigError, HeldoutError
+
+if TYPE_CHECKING:
+    from heldout.evaluator.worker import Worker
 
 log = logging.getLogger("heldout.evaluator")
 
@@ -47,9 +54,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@contextmanager
+def signals_stop(worker: Worker) -> Iterator[None]:
+    """While the worker runs, SIGTERM and SIGINT stop it cleanly; the previous handlers
+    come back after. Only the main thread may install handlers: a worker run in a
+    thread (a Space's app.py) is stopped by its host instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        log.info("received %s: finishing the current commit, then stopping", name)
+        worker.request_stop()
+
+    before = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def run(args: argparse.Namespace) -> int:
     from heldout.evaluator.webhook import WebhookServer, webhook_secret
-    from heldout.evaluator.worker import Worker, handle_signals
+    from heldout.evaluator.worker import Worker
     from heldout.queue.backends import open_queue
 
     if not getattr(args, "verbose", False):  # one line per HTTP request drowns the job log
@@ -63,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
     worker = Worker(
         open_queue(config), config, worker_id=args.worker_id, concurrency=args.concurrency
     )
-    handle_signals(worker)
     server = None
     secret = webhook_secret(config)
     if secret and not args.once:
@@ -75,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         )
         server.start()
     try:
-        return worker.run(once=args.once)
+        with signals_stop(worker):
+            return worker.run(once=args.once)
     finally:
         if server is not None:
             server.stop()

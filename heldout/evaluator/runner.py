@@ -21,10 +21,12 @@ import multiprocessing
 import os
 import select
 import signal
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -33,6 +35,7 @@ from heldout.errors import HeldoutError, InvalidPredictions, ScorerError
 _SLICE = 0.1  # how often a waiting parent checks whether it was asked to stop
 _PR_SET_PDEATHSIG = 1
 _STACK_FILE: Any = None
+_FORK_LOCK = threading.Lock()
 
 
 class ScorerTimeout(ScorerError):
@@ -58,7 +61,8 @@ def run_in_child(
     receive, send = ctx.Pipe(duplex=False)
     stack_r, stack_w = os.pipe()  # where a hung child writes its stack when asked
     child = ctx.Process(target=_child_main, args=(work, send, os.getpid(), stack_w), daemon=True)
-    child.start()
+    with _hub_client_set_aside():
+        child.start()
     send.close()  # the child's end; keeping it open here would hide the child's death
     os.close(stack_w)
     try:
@@ -94,6 +98,29 @@ def _await(
         if child.sentinel in ready:
             child.join()
             raise ScorerError(f"the scoring process died (exit code {child.exitcode})")
+
+
+@contextmanager
+def _hub_client_set_aside() -> Iterator[None]:
+    """Hide huggingface_hub's shared HTTP client while forking.
+
+    huggingface_hub closes that client in every forked child (an `os.register_at_fork`
+    hook). If another thread of the worker (the heartbeat, the loop) is mid-request at
+    that moment, the client's pool lock is held, and the child blocks forever in the
+    hook, before the scorer even starts. Seen here in about one fork in ten under load.
+    With the client hidden, the hook finds nothing to close.
+    """
+    http = sys.modules.get("huggingface_hub.utils._http")
+    lock = getattr(http, "_CLIENT_LOCK", None)
+    if http is None or lock is None or not hasattr(http, "_GLOBAL_CLIENT"):
+        yield
+        return
+    with _FORK_LOCK, lock:  # get_session() waits instead of making a second client
+        client, http._GLOBAL_CLIENT = http._GLOBAL_CLIENT, None
+        try:
+            yield
+        finally:
+            http._GLOBAL_CLIENT = client
 
 
 def _stack_of(child: multiprocessing.process.BaseProcess, stack: int) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import signal
 import socket
 import threading
 import time
@@ -114,10 +113,6 @@ class Worker:
         self.stop.set()
         self._wake.set()
 
-    def held(self) -> list[str]:
-        with self._lock:
-            return sorted(self._leases)
-
     # ---- setup -------------------------------------------------------------------
 
     def prepare(self) -> None:
@@ -132,13 +127,8 @@ class Worker:
         self._truth = load_truth(self.settings.truth, bench)
         self._ids = pd.Index(self._truth[bench.id_column])
         self._fingerprint = fingerprint(self._truth, bench.id_column)
-        log.info(
-            "worker %s ready: %d test examples, fingerprint %s, loaded in %.2f s",
-            self.worker_id,
-            len(self._truth),
-            self._fingerprint[:12],
-            time.monotonic() - started,
-        )
+        took, n = time.monotonic() - started, len(self._truth)
+        log.info("%d test examples loaded in %.2f s (%s)", n, took, self._fingerprint[:12])
 
     # ---- the one override point --------------------------------------------------
 
@@ -177,13 +167,9 @@ class Worker:
     def run(self, once: bool = False) -> int:
         """Serve jobs until stopped; with `once`, until a claim finds nothing left to do."""
         self.prepare()
-        log.info(
-            "worker %s started (concurrency %d, poll %.3g s%s)",
-            self.worker_id,
-            self.concurrency,
-            self.settings.poll_seconds,
-            ", once" if once else "",
-        )
+        self._halt.clear()
+        mode = "until the queue is empty" if once else "until stopped"
+        log.info("worker %s: %d at a time, %s", self.worker_id, self.concurrency, mode)
         heartbeat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         heartbeat.start()
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="score")
@@ -208,15 +194,13 @@ class Worker:
     # ---- steps the loop calls ----------------------------------------------------
 
     def claim(self, limit: int) -> tuple[list[Entry], datetime | None]:
-        claimed = self._retrying(lambda: self.queue.claim(self.worker_id, limit), "claim")
+        """One attempt: a claim that fails may still have landed, and the loop then takes
+        up its jobs with `adopt` before it claims again."""
+        claimed = self.queue.claim(self.worker_id, limit)
         self.stats["claims"] += 1
         self._hold(claimed.jobs)
-        if claimed.jobs:
-            log.info(
-                "claimed %d job(s): %s",
-                len(claimed.jobs),
-                ", ".join(f"{e.job_id} (attempt {e.attempts})" for e in claimed.jobs),
-            )
+        for e in claimed.jobs:
+            log.info("job %s claimed (attempt %d)", e.job_id, e.attempts)
         return claimed.jobs, claimed.wake_at
 
     def adopt(self) -> list[Entry]:
@@ -224,7 +208,7 @@ class Worker:
         mine = [
             e
             for e in self.queue.jobs(JobStatus.RUNNING)
-            if e.worker == self.worker_id and e.job_id not in self.held()
+            if e.worker == self.worker_id and e.job_id not in self._leases
         ]
         self._hold(mine)
         if mine:
@@ -293,20 +277,14 @@ class Worker:
 
     def _report(self, moved: list[Entry], asked: list[str], verb: str, started: float) -> None:
         self._drop(asked)
-        landed = {e.job_id: e for e in moved}
-        self.stats[verb] += len(landed)
-        for job_id in asked:
-            entry = landed.get(job_id)
-            if entry is None:
-                log.warning("job %s was no longer ours (lease lost or cancelled)", job_id)
-            else:
-                log.info(
-                    "job %s -> %s%s (%.3f s)",
-                    job_id,
-                    entry.status.value,
-                    f" [{entry.error.kind.value}]" if entry.error else "",
-                    time.monotonic() - started,
-                )
+        self.stats[verb] += len(moved)
+        took = time.monotonic() - started
+        for e in moved:
+            kind = f" [{e.error.kind.value}]" if e.error else ""
+            log.info("job %s -> %s%s (commit %.3f s)", e.job_id, e.status.value, kind, took)
+        lost = sorted(set(asked) - {e.job_id for e in moved})
+        if lost:
+            log.warning("no longer ours (lease lost or cancelled): %s", ", ".join(lost))
 
     def _retrying(self, call: Callable[[], T], what: str) -> T:
         """Transient failures get a few more tries; anything else is raised at once."""
@@ -466,20 +444,4 @@ class _Loop:
         self.w.release(back)
 
 
-def handle_signals(worker: Worker) -> bool:
-    """SIGTERM and SIGINT stop the worker cleanly. Only the main thread may install
-    handlers; a worker run in a thread (a Space's app.py) is stopped by its host."""
-    if threading.current_thread() is not threading.main_thread():
-        return False
-
-    def on_signal(signum: int, _frame: object) -> None:
-        name = signal.Signals(signum).name
-        log.info("received %s: finishing the current commit, then stopping", name)
-        worker.request_stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    return True
-
-
-__all__ = ["Worker", "default_worker_id", "handle_signals"]
+__all__ = ["Worker", "default_worker_id"]

@@ -81,6 +81,11 @@ def mount(blocks: gr.Blocks, config: Config) -> fastapi.FastAPI:
     """The ASGI app: uploads above the limit get 413 before any handler runs."""
     app = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SecurityHeaders)
+    # gradio checks that a file named in a request was uploaded by a visitor only for
+    # Blocks it considers launched (processing_utils._check_allowed), and
+    # mount_gradio_app never marks them so: without this, an API caller could name any
+    # file on the server. (The Submit handler checks the upload folder again itself.)
+    blocks.has_launched = True
     return gr.mount_gradio_app(
         app,
         blocks,

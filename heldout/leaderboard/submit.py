@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio import utils as gradio_utils
 
 from heldout.errors import HeldoutError, InvalidPredictions, QueueError
 from heldout.leaderboard.context import Context
@@ -38,6 +39,16 @@ def sentence(message: str) -> str:
     return message if message.endswith((".", "!", "?")) else message + "."
 
 
+def uploaded(path: Any) -> Path:
+    """The path of a visitor's upload. Any other path (an API caller may name one) is
+    refused without being opened: the leaderboard reads only what people uploaded."""
+    folder = Path(gradio_utils.get_upload_folder()).resolve()
+    resolved = Path(str(path)).resolve()
+    if not resolved.is_relative_to(folder):
+        raise Refusal(UPLOAD_LOST)
+    return resolved
+
+
 def prepare(ctx: Context, user: str, model: str, description: str, path: Any) -> Submission:
     """A checked `Submission`, or a `Refusal`/`HeldoutError` saying what is wrong."""
     limits = ctx.config.limits
@@ -45,7 +56,7 @@ def prepare(ctx: Context, user: str, model: str, description: str, path: Any) ->
     description = check_description(description or "")
     if not path:
         raise Refusal(NO_FILE)
-    path = Path(str(path))
+    path = uploaded(path)
     try:
         size = os.stat(path).st_size
     except OSError:

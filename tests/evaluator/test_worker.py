@@ -8,6 +8,7 @@ import time
 import pytest
 from worker_helpers import Bench, digest_of
 
+from heldout.errors import TransientError
 from heldout.evaluator.failures import EVALUATOR_MESSAGE
 from heldout.evaluator.worker import Worker
 from heldout.queue.entry import ErrorKind
@@ -38,6 +39,9 @@ def test_a_burst_worker_scores_every_job_once_and_publishes_it(make_bench) -> No
     assert set(bench.scorer_calls().values()) == {1} and len(bench.scorer_calls()) == 12
     # claims and finishes were batched: far fewer commits than jobs
     assert worker.stats["claims"] <= 4
+    later = bench.submit(2, start=100)  # the same worker, run again, serves new jobs too
+    assert worker.run(once=True) == 0
+    assert {q.get(j).status for j in later} == {JobStatus.FINISHED}
 
 
 class CountingStore:
@@ -126,3 +130,48 @@ def test_a_scorer_that_raises_or_hangs_fails_only_its_job_with_the_generic_reaso
     assert "ZeroDivisionError" in log and "Traceback" in log and "did not finish within 1 s" in log
     assert "in score_by_content" in log  # where the hung scorer was stuck
     assert q.quota("ann").used == 0  # our fault: the submission is given back
+
+
+class FlakyDownloads(CountingStore):
+    """Every predictions download fails as a dropped connection would."""
+
+    def read(self, path, revision=None):
+        if path.startswith("predictions/"):
+            self.calls["read"] += 1
+            raise TransientError("reading predictions kept failing (HTTP 503)")
+        return self.store.read(path, revision)
+
+
+def test_a_download_that_keeps_failing_is_retried_then_fails_as_ours(make_bench) -> None:
+    import tenacity
+
+    from heldout.evaluator.failures import INFRASTRUCTURE_MESSAGE
+
+    bench = make_bench(queue={"max_attempts": 2})
+    (job,) = bench.submit(1)
+    real = bench.queue()
+    store = FlakyDownloads(real.store)
+    queue = JobQueue(store, bench.config, real.results)  # type: ignore[arg-type]
+    run_once(bench, queue, retry_wait=tenacity.wait_none())
+    entry = real.get(job)
+    assert entry.status is JobStatus.FAILED and entry.attempts == 2
+    assert entry.error.kind is ErrorKind.INFRASTRUCTURE
+    assert entry.error.message == INFRASTRUCTURE_MESSAGE  # no URL, no status line
+    assert store.calls["read"] == 2 * 3  # three tries per attempt, two attempts
+    assert real.quota(entry.submitter).used == 0  # our fault: the submission is given back
+
+
+def test_the_command_refuses_a_config_without_an_evaluator_section(make_bench, capsys) -> None:
+    from heldout.evaluator.cli import main
+
+    bench = make_bench()
+    text = bench.config_path.read_text()
+    board = bench.root / "board.toml"
+    board.write_text(text[: text.index("[evaluator]")])
+    assert main(["-c", str(board), "--once"]) == 1
+    assert "has no [evaluator] section" in capsys.readouterr().err
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["-c", str(bench.config_path), "--once", "--id", "cli"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before  # the host's handler is back

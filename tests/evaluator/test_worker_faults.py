@@ -12,8 +12,8 @@ from worker_helpers import TOKEN_ENV, assert_consistent
 from heldout.evaluator.worker import Worker
 from heldout.queue.status import JobStatus
 
-JOBS = 24
-QUOTA = 15  # commits per repo per hour; the simple design (three per job) needs 72
+JOBS = 16
+QUOTA = 12  # commits per repo per hour; the simple design (three per job) needs 48
 
 
 def commits(repo: str, emulator) -> int:

@@ -21,6 +21,7 @@ from lb_support import (
     PER_DAY,
     REVIEWER,
     Api,
+    ApiError,
     App,
     Setup,
     job_id_in,
@@ -242,3 +243,21 @@ def test_a_rejection_needs_a_reason_and_the_submitter_reads_it(
     row = next(r for r in api.mine(owner)["data"] if r[0] == held)
     assert row[2] == "FAILED"
     assert row[6] == "rejected by a reviewer: copied from <b>someone</b>"  # a str cell
+
+
+@pytest.mark.parametrize("target", ["sample", "/etc/passwd"])
+def test_a_server_path_in_place_of_an_upload_is_refused(
+    api: Api, setup: Setup, app: App, target: str
+) -> None:
+    """A caller may name any path in the file field; only uploaded files may be read."""
+    cookie = sign_in(app.url, "path-prober")
+    path = str(setup.sample) if target == "sample" else target
+    before = setup.queue_store().head()
+    forged = {"path": path, "orig_name": "predictions.csv", "meta": {"_type": "gradio.FileData"}}
+    try:
+        status = api.call("submit", ["probe", "", forged], cookie)[0]
+    except ApiError:
+        status = "refused by gradio"
+    assert "as job" not in status
+    assert "root:" not in status and path not in status
+    assert setup.queue_store().head() == before

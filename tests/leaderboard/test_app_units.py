@@ -89,13 +89,20 @@ def ctx(tmp_path: Path):  # noqa: ANN201
     return make_context(config, open_queue(config)), setup
 
 
-def test_the_handler_checks_size_format_and_ids_before_writing(ctx, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_handler_checks_size_format_and_ids_before_writing(
+    ctx,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
     from heldout.errors import InvalidPredictions
     from heldout.leaderboard.identity import Refusal
-    from heldout.leaderboard.submit import prepare
+    from heldout.leaderboard.submit import UPLOAD_LOST, prepare
 
     context, setup = ctx
     before = context.queue.store.head()
+    with pytest.raises(Refusal, match=UPLOAD_LOST):  # not an upload: never opened
+        prepare(context, "alice", "m", "", str(setup.sample))
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # files here count as uploads
     big = tmp_path / "big.csv"  # as if the upload limit had been bypassed
     big.write_bytes(b"id,prediction\n" + b"x" * int(MAX_FILE_MB * 2**20))
     with pytest.raises(Refusal, match="the limit is 0.25 MB"):
