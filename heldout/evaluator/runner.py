@@ -58,13 +58,16 @@ def run_in_child(
     `timeout` seconds, `ScoringCancelled` as soon as `cancel` is set.
     """
     ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    stack_r, stack_w = os.pipe()  # where a hung child writes its stack when asked
-    child = ctx.Process(target=_child_main, args=(work, send, os.getpid(), stack_w), daemon=True)
-    with _hub_client_set_aside():
-        child.start()
-    send.close()  # the child's end; keeping it open here would hide the child's death
-    os.close(stack_w)
+    # One fork at a time, so no child inherits the pipe ends meant for another.
+    with _FORK_LOCK:
+        receive, send = ctx.Pipe(duplex=False)
+        stack_r, stack_w = os.pipe()  # where a hung child writes its stack when asked
+        args = (work, send, os.getpid(), stack_w)
+        child = ctx.Process(target=_child_main, args=args, daemon=True)
+        with _hub_client_set_aside():
+            child.start()
+        send.close()
+        os.close(stack_w)
     try:
         return _await(child, receive, timeout, cancel, stack_r)
     finally:
@@ -115,7 +118,7 @@ def _hub_client_set_aside() -> Iterator[None]:
     if http is None or lock is None or not hasattr(http, "_GLOBAL_CLIENT"):
         yield
         return
-    with _FORK_LOCK, lock:  # get_session() waits instead of making a second client
+    with lock:  # get_session() waits instead of making a second client
         client, http._GLOBAL_CLIENT = http._GLOBAL_CLIENT, None
         try:
             yield

@@ -8,7 +8,9 @@ renews the leases of long jobs. The loop:
   head moved, when a lease it saw may have run out (`Claimed.wake_at`), or when
   nothing is known yet. A webhook (`wake()`) cuts the wait short;
 - claims a batch of jobs in one commit, and finishes (or fails) the scored ones in
-  one commit, so the Hub's commit budget goes to many jobs at a time;
+  one commit, so the Hub's commit budget goes to many jobs at a time. Claimed jobs
+  queue in the thread pool; the next batch is claimed once the last one has started,
+  so scoring never waits for a commit;
 - on stop (SIGTERM, SIGINT), kills the scoring children, commits what was already
   scored and gives the rest back with `release`. Every commit is atomic, so there is
   never a half-written state; a release that fails is left to the lease.
@@ -133,7 +135,7 @@ class Worker:
     # ---- the one override point --------------------------------------------------
 
     def evaluate(self, entry: Entry) -> Scored:
-        """Download, validate and score one job. Raises on any failure; `_outcome` sorts it."""
+        """Download, validate and score one job. Raises on any failure; `outcome` sorts it."""
         bench = self.config.benchmark
         if self._cancel.is_set():
             raise ScoringCancelled("the worker is shutting down")
@@ -167,6 +169,7 @@ class Worker:
     def run(self, once: bool = False) -> int:
         """Serve jobs until stopped; with `once`, until a claim finds nothing left to do."""
         self.prepare()
+        self._cancel.clear()
         self._halt.clear()
         mode = "until the queue is empty" if once else "until stopped"
         log.info("worker %s: %d at a time, %s", self.worker_id, self.concurrency, mode)

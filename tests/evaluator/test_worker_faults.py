@@ -4,16 +4,22 @@ finishes once, because transient errors are retried and commits are batched."""
 from __future__ import annotations
 
 import threading
+import time
+import types
 
 import pytest
 from huggingface_hub import HfApi
+from tenacity import wait_fixed
 from worker_helpers import TOKEN_ENV, assert_consistent
 
 from heldout.evaluator.worker import Worker
+from heldout.queue.hub_store import HubStore
+from heldout.queue.jobs import JobQueue
+from heldout.queue.results import Results
 from heldout.queue.status import JobStatus
 
-JOBS = 16
-QUOTA = 12  # commits per repo per hour; the simple design (three per job) needs 48
+JOBS = 24
+QUOTA = 15  # commits per repo per hour; the simple design (three per job) needs 72
 
 
 def commits(repo: str, emulator) -> int:
@@ -23,9 +29,29 @@ def commits(repo: str, emulator) -> int:
     return len(api.list_repo_commits(repo, repo_type="dataset"))
 
 
+@pytest.fixture(autouse=True)
+def quick_client_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """huggingface_hub's own retries sleep 1-8 s; a tenth of that still backs off."""
+    from huggingface_hub.utils import _http
+
+    fake_time = types.SimpleNamespace(
+        **{name: getattr(time, name) for name in dir(time) if not name.startswith("__")}
+    )
+    fake_time.sleep = lambda seconds: time.sleep(seconds / 10)
+    monkeypatch.setattr(_http, "time", fake_time)
+
+
+def quick_queue(bench) -> JobQueue:
+    """The configured queue, with the store's backoff (and Retry-After) cut tenfold."""
+    s = bench.config.storage
+    options = dict(token=s.token(), endpoint=s.endpoint, sleep=lambda t: time.sleep(t / 10))
+    store, results = (HubStore(repo, **options) for repo in (s.queue_repo, s.results_repo))
+    return JobQueue(store, bench.config, Results(results, bench.config.benchmark))
+
+
 @pytest.mark.slow
 def test_every_job_finishes_once_through_faults_and_a_commit_quota(
-    make_bench, faults, emulator
+    make_bench, faults, emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     bench = make_bench("hub", storage={"retry_seconds": 20.0})
     jobs = bench.submit(JOBS, users=6)
@@ -33,13 +59,23 @@ def test_every_job_finishes_once_through_faults_and_a_commit_quota(
     before = {repo: commits(repo, emulator) for repo in (storage.queue_repo, storage.results_repo)}
     faults.fault_rate = 0.2
     faults.commit_quota_per_hour = QUOTA
-    workers = [Worker(bench.queue(), bench.config, worker_id=f"flaky{n}") for n in range(2)]
+    workers = [
+        Worker(quick_queue(bench), bench.config, worker_id=f"flaky{n}", retry_wait=wait_fixed(0.05))
+        for n in range(2)
+    ]
     threads = [threading.Thread(target=w.run, kwargs={"once": True}) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    with caplog.at_level("WARNING"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
     faults.fault_rate = 0.0
+    injected = [
+        r
+        for r in caplog.records
+        if "(injected)" in r.getMessage() or "HTTP Error" in r.getMessage()
+    ]
+    assert len(injected) >= 5, len(injected)  # the faults did happen
     assert not any(t.is_alive() for t in threads)
 
     q = bench.queue()
@@ -52,4 +88,20 @@ def test_every_job_finishes_once_through_faults_and_a_commit_quota(
     assert_consistent(q)
     spent = {r: commits(r, emulator) - n for r, n in before.items()}
     assert all(n <= QUOTA for n in spent.values()), spent
-    print(f"commits for {JOBS} jobs under faults: {spent}")
+
+
+def test_commits_whose_replies_are_lost_still_finish_every_job_once(make_bench, faults) -> None:
+    bench = make_bench("hub")
+    jobs = bench.submit(16, users=4)
+    faults.lost_reply_rate = 0.3  # applied, but answered 500
+    worker = Worker(
+        quick_queue(bench), bench.config, worker_id="lossy", retry_wait=wait_fixed(0.05)
+    )
+    worker.run(once=True)
+    faults.lost_reply_rate = 0.0
+    q = bench.queue()
+    assert {q.get(j).status for j in jobs} == {JobStatus.FINISHED}
+    assert sorted(q.results.read()["job_id"]) == sorted(jobs)
+    done = bench.scorer_calls("done")
+    assert len(done) == 16 and max(done.values()) == 1
+    assert_consistent(q)
