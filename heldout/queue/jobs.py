@@ -15,7 +15,7 @@ from typing import TypeVar
 from heldout.config import Config
 from heldout.errors import InvalidTransition, JobNotFound, NotAllowed, QueueError
 from heldout.queue import moves
-from heldout.queue.entry import Entry, JobError, iso, new_job_id, parse_iso, utcnow
+from heldout.queue.entry import Entry, JobError, iso, job_time, new_job_id, parse_iso, utcnow
 from heldout.queue.results import Results, result_row
 from heldout.queue.status import Action, JobStatus
 from heldout.queue.store import Store
@@ -121,10 +121,16 @@ class JobQueue:
 
     # ---- the worker's side -------------------------------------------------------
 
-    def claim(self, worker: str, limit: int | None = None) -> Claimed:
-        """Take up to `limit` PENDING jobs, or RUNNING ones whose lease ran out."""
+    def claim(
+        self, worker: str, limit: int | None = None, submitted_by: datetime | None = None
+    ) -> Claimed:
+        """Take up to `limit` PENDING jobs, or RUNNING ones whose lease ran out.
+
+        With `submitted_by`, only jobs submitted by then (a burst run's start) are
+        taken, so a `--once` worker ends even while new jobs keep arriving."""
         limit = limit or self.config.queue.claim_batch
         q = self.config.queue
+        cutoff = (lambda job_id: job_time(job_id) <= submitted_by) if submitted_by else None
 
         def work(txn: Txn) -> Claimed:
             now = self.clock()
@@ -140,7 +146,8 @@ class JobQueue:
                 elif len(taken) < limit:
                     moved = moves.taken(entry, Action.RECLAIM, worker, now, q.lease_seconds)
                     taken.append(txn.put(moved))
-            for job_id in txn.list(JobStatus.PENDING)[: limit - len(taken)]:
+            pending = [j for j in txn.list(JobStatus.PENDING) if cutoff is None or cutoff(j)]
+            for job_id in pending[: limit - len(taken)]:
                 entry = txn.listed_entry(job_id, JobStatus.PENDING)
                 taken.append(
                     txn.put(moves.taken(entry, Action.CLAIM, worker, now, q.lease_seconds))

@@ -28,6 +28,7 @@ def test_init_writes_two_spaces_and_keeps_the_truth_out_of_the_leaderboard(
         assert {"app.py", "README.md", "requirements.txt", "heldout.toml"} <= {
             p.name for p in space.iterdir()
         }
+        compile((space / "app.py").read_text(), str(space / "app.py"), "exec")
     board_readme = (bench.leaderboard / "README.md").read_text()
     assert "sdk: gradio" in board_readme and "hf_oauth: true" in board_readme
     assert "openid" in board_readme

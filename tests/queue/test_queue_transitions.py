@@ -177,3 +177,14 @@ def test_finishing_a_job_the_worker_does_not_hold_commits_nothing(env: QueueEnv)
     assert env.store.head() == head
     assert q.get(pending).status is JobStatus.PENDING
     assert q.results.read().empty
+
+
+def test_a_burst_claim_takes_only_jobs_submitted_by_its_start(env: QueueEnv) -> None:
+    q = env.queue()
+    early = q.submit(submission()).job_id
+    started = env.clock()
+    env.clock.advance(5)
+    late = q.submit(submission()).job_id
+    assert [e.job_id for e in q.claim("w1", submitted_by=started).jobs] == [early]
+    assert q.claim("w1", submitted_by=started).jobs == []
+    assert [e.job_id for e in q.claim("w2").jobs] == [late]
