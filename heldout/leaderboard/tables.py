@@ -63,7 +63,9 @@ def mine_table(
                 cell(entry.model),
                 entry.status.value,
                 f"{place} of {waiting}" if place is not None else "",
-                scores_text(entry, benchmark),
+                # A score held for review (or rejected) is not the submitter's to see yet:
+                # it is what the review rules are there to check.
+                scores_text(entry, benchmark) if entry.status is JobStatus.FINISHED else "",
                 when(entry.submitted_at),
                 cell(note(entry), 600),
             ]

@@ -130,6 +130,17 @@ def test_flag_details_are_not_shown_to_the_submitter() -> None:
     assert "bob" not in note(held)
 
 
+def test_a_score_held_for_review_or_rejected_is_not_shown_to_the_submitter() -> None:
+    scores = {"accuracy": 0.99, "macro_f1": 0.98}
+    held = entry("h", JobStatus.REVIEW, scores=scores)
+    rejected = entry(
+        "r", JobStatus.FAILED, scores=scores, error=JobError(ErrorKind.REJECTED, "rejected: probe")
+    )
+    table = mine_table([held, rejected], {}, BENCH)
+    assert "0.99" not in table.to_string()
+    assert {row[4] for row in table.itertuples(index=False)} == {""}
+
+
 class FakeStore:
     def __init__(self) -> None:
         self.heads = 0
