@@ -64,6 +64,9 @@ MARKER_FOLDER = ".heldout"
 MARKER = f"{MARKER_FOLDER}/commit.json"
 _COMMIT_ID = re.compile(r"^[0-9a-f]{40}$")
 _REPO_TYPES = ("dataset", "model", "space")
+BLOB_CACHE_ITEMS = 4096  # small JSON files: entries, user indexes, hash records
+BLOB_CACHE_ITEM = 64 * 1024
+PATHS_PER_REQUEST = 100
 
 
 class HubStore:
@@ -90,6 +93,7 @@ class HubStore:
         self._cache_dir = cache_dir
         self._api = HfApi(endpoint=endpoint, token=token)
         self._retry = RetryPolicy(budget=retry_seconds, sleep=sleep)
+        self._blobs: dict[str, bytes] = {}
 
     @classmethod
     def create(
@@ -143,6 +147,43 @@ class HubStore:
             lambda: self._read_once(path, revision or self._head_once()),
             f"read {path} from {self.repo_id}",
         )
+
+    def read_many(self, paths: list[str], revision: str) -> dict[str, bytes | None]:
+        """One paths-info request for all; only content not seen before is downloaded.
+
+        A transaction that lost a CAS race re-reads everything at the new head: this
+        makes that a single request instead of one per file, so the window in which
+        another writer can slip in stays short."""
+        for path in paths:
+            validate_path(path)
+        infos = [
+            info
+            for start in range(0, len(paths), PATHS_PER_REQUEST)
+            for info in self._run(
+                lambda chunk=paths[start : start + PATHS_PER_REQUEST]: self._api.get_paths_info(
+                    self.repo_id, chunk, repo_type=self.repo_type, revision=revision
+                ),
+                f"read {len(paths)} file(s) from {self.repo_id}",
+            )
+        ]
+        found: dict[str, bytes | None] = dict.fromkeys(paths)
+        for info in infos:
+            if not isinstance(info, RepoFile) or info.path not in found:
+                continue
+            content = self._blobs.get(info.blob_id)
+            if content is None:
+                content = self.read(info.path, revision)
+                self._remember(info.blob_id, content)
+            found[info.path] = content
+        return found
+
+    def _remember(self, blob_id: str, content: bytes) -> None:
+        """A small cache by git blob id: the same bytes under any path or revision."""
+        if len(content) > BLOB_CACHE_ITEM:
+            return
+        self._blobs[blob_id] = content
+        while len(self._blobs) > BLOB_CACHE_ITEMS:
+            self._blobs.pop(next(iter(self._blobs)))
 
     def commit(self, operations: list[Operation], message: str, parent: str) -> str:
         check_operations(operations)

@@ -17,11 +17,11 @@ from heldout.errors import InvalidTransition, JobNotFound, NotAllowed, QueueErro
 from heldout.queue import moves
 from heldout.queue.entry import Entry, JobError, iso, job_time, new_job_id, parse_iso, utcnow
 from heldout.queue.results import Results, result_row
-from heldout.queue.status import Action, JobStatus
+from heldout.queue.status import Action, JobStatus, status_path
 from heldout.queue.store import Store
 from heldout.queue.submission import Submission, accept
-from heldout.queue.txn import Txn, transact
-from heldout.queue.users import Quota
+from heldout.queue.txn import Txn, hash_path, transact
+from heldout.queue.users import Quota, user_path
 
 T = TypeVar("T")
 OUT_OF_ATTEMPTS = moves.OUT_OF_ATTEMPTS  # the reason a submitter reads; tests check it
@@ -109,6 +109,9 @@ class JobQueue:
         job_ids = [new_job_id(now) for _ in subs]
 
         def work(txn: Txn) -> list[Entry | QueueError]:
+            txn.prefetch(
+                [user_path(s.submitter) for s in subs] + [hash_path(s.sha256) for s in subs]
+            )
             outcomes: list[Entry | QueueError] = []
             for sub, job_id in zip(subs, job_ids, strict=True):
                 try:
@@ -136,7 +139,13 @@ class JobQueue:
             now = self.clock()
             taken: list[Entry] = []
             wake: datetime | None = None
-            for job_id in txn.list(JobStatus.RUNNING):
+            running = txn.list(JobStatus.RUNNING)
+            pending = [j for j in txn.list(JobStatus.PENDING) if cutoff is None or cutoff(j)]
+            txn.prefetch(
+                [status_path(JobStatus.RUNNING, j) for j in running]
+                + [status_path(JobStatus.PENDING, j) for j in pending[:limit]]
+            )
+            for job_id in running:
                 entry = txn.listed_entry(job_id, JobStatus.RUNNING)
                 expires = parse_iso(entry.lease_expires_at) if entry.lease_expires_at else now
                 if expires > now:
@@ -146,7 +155,6 @@ class JobQueue:
                 elif len(taken) < limit:
                     moved = moves.taken(entry, Action.RECLAIM, worker, now, q.lease_seconds)
                     taken.append(txn.put(moved))
-            pending = [j for j in txn.list(JobStatus.PENDING) if cutoff is None or cutoff(j)]
             for job_id in pending[: limit - len(taken)]:
                 entry = txn.listed_entry(job_id, JobStatus.PENDING)
                 taken.append(
@@ -158,6 +166,7 @@ class JobQueue:
 
     def _held(self, txn: Txn, job_ids: list[str], worker: str) -> list[Entry]:
         """The jobs this worker still holds; others were reclaimed, requeued or cancelled."""
+        txn.prefetch([status_path(JobStatus.RUNNING, j) for j in job_ids])
         held = []
         for job_id in job_ids:
             try:
@@ -166,6 +175,7 @@ class JobQueue:
                 continue
             if entry.status is JobStatus.RUNNING and entry.worker == worker:
                 held.append(entry)
+        txn.prefetch([user_path(e.submitter) for e in held])  # every move rewrites them
         return held
 
     def _each_held(

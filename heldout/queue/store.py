@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from heldout.errors import InvalidPath
+from heldout.errors import InvalidPath, NotFound
 
 MAX_PATH_LENGTH = 512
 _SEGMENT = re.compile(r"^[A-Za-z0-9._@=+-]+$")
@@ -98,6 +98,25 @@ class Store(Protocol):
         Raises `Conflict` when `parent` is no longer the head: nothing is written.
         """
         ...
+
+
+def read_many(store: Store, paths: list[str], revision: str) -> dict[str, bytes | None]:
+    """Several files at one revision; None for an absent one.
+
+    A backend may offer `read_many` itself to answer in one round trip (the Hub can);
+    otherwise this reads the files one by one. It is an accelerator, not a fifth
+    primitive: the result is the same either way.
+    """
+    own = getattr(store, "read_many", None)
+    if own is not None:
+        return own(paths, revision)
+    found: dict[str, bytes | None] = {}
+    for path in paths:
+        try:
+            found[path] = store.read(path, revision=revision)
+        except NotFound:
+            found[path] = None
+    return found
 
 
 def check_operations(operations: list[Operation]) -> None:

@@ -19,7 +19,7 @@ from typing import TypeVar
 from heldout.errors import Conflict, JobNotFound, NotFound, StoreError
 from heldout.queue.entry import Entry, check_job_id
 from heldout.queue.status import JobStatus, status_folder, status_path
-from heldout.queue.store import Add, Delete, Operation, Store
+from heldout.queue.store import Add, Delete, Operation, Store, read_many
 from heldout.queue.users import UserIndex, user_path
 
 T = TypeVar("T")
@@ -73,12 +73,21 @@ class Txn:
         self._origin: dict[str, str | None] = {}
         self._entries: dict[str, Entry] = {}
         self._users: dict[str, UserIndex] = {}
+        self._prefetched: dict[str, bytes | None] = {}
 
     def read(self, path: str) -> bytes | None:
+        if path in self._prefetched:
+            return self._prefetched[path]
         try:
             return self.store.read(path, revision=self.parent)
         except NotFound:
             return None
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Read these files at the parent in one go, where the backend can."""
+        wanted = sorted({p for p in paths if p not in self._prefetched})
+        if wanted:
+            self._prefetched.update(read_many(self.store, wanted, self.parent))
 
     def list(self, status: JobStatus) -> list[str]:
         """Job ids in one status folder, oldest first."""

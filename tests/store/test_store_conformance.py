@@ -9,7 +9,7 @@ import pytest
 from store_helpers import increment, user_files, write
 
 from heldout.errors import Conflict, NotFound
-from heldout.queue.store import Add, Delete, Store
+from heldout.queue.store import Add, Delete, Store, read_many
 
 COMMIT_ID = re.compile(r"^[0-9a-f]{40}$")
 
@@ -115,3 +115,15 @@ def test_listing_goes_past_one_page(store: Store, backend: str, request) -> None
     write(store, {f"many/{i:02d}.json": b"{}" for i in range(23)})
     write(store, {"other/x": b""})
     assert store.list("many") == [f"many/{i:02d}.json" for i in range(23)]
+
+
+def test_read_many_gives_what_one_by_one_reads_give(store: Store) -> None:
+    first = write(store, {"u/a.json": b"A1", "u/b.json": b"B"})
+    second = write(store, {"u/a.json": b"A2"})
+    paths = ["u/a.json", "u/b.json", "u/missing.json"]
+    assert read_many(store, paths, second) == {
+        "u/a.json": b"A2",
+        "u/b.json": b"B",
+        "u/missing.json": None,
+    }
+    assert read_many(store, paths, first)["u/a.json"] == b"A1"

@@ -11,7 +11,7 @@ from store_helpers import TOKEN, RecordingSleep, write
 
 from heldout.errors import AccessDenied, Conflict, InvalidPath, NotFound, TransientError
 from heldout.queue.hub_store import HubStore
-from heldout.queue.store import Add, Store
+from heldout.queue.store import Add, Store, read_many
 
 
 def commit_count(store: HubStore, emulator) -> int:
@@ -174,3 +174,15 @@ def test_a_hub_that_keeps_failing_ends_in_a_clear_transient_error(
     message = str(caught.value)
     assert store.repo_id in message and "retry budget of 10 s" in message
     assert len(sleeps.calls) >= 2 and sum(sleeps.calls) <= 10
+
+
+def test_read_many_costs_one_request_for_files_seen_before(hub_store: HubStore, emulator) -> None:
+    """After a lost CAS race a transaction re-reads everything at the new head."""
+    paths = [f"users/u{n}.json" for n in range(30)]
+    write(hub_store, {p: p.encode() for p in paths})
+    read_many(hub_store, paths, hub_store.head())
+    head = write(hub_store, {"queue/other.json": b"moved"})  # someone else committed
+    emulator.reset_counters()
+    again = read_many(hub_store, paths, head)
+    assert again == {p: p.encode() for p in paths}
+    assert emulator.counters() == {"paths_info": 1}
