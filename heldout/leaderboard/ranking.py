@@ -30,7 +30,7 @@ class Columns:
     """The table's headers and their gradio datatypes, in display order."""
 
     headers: list[str]
-    datatypes: list[str]  # only "str" and "number": never "html" or "markdown"
+    datatypes: list[str]  # only "str" and "number": no cell type that renders markup
     widths: list[str] | None  # None: too many metrics to fix widths, let the browser decide
 
 
