@@ -57,6 +57,7 @@ class StorageConfig:
     token_env: str = "HF_TOKEN"
     endpoint: str | None = None
     retry_seconds: float = 60.0
+    http_timeout_seconds: float = 60.0
 
     def token(self) -> str | None:
         """Read at call time, from the environment only, so it is never written anywhere."""
@@ -236,6 +237,8 @@ def _check(config: Config) -> None:
                 raise ConfigError(f"storage.{key} is required when storage.backend is 'hub'")
         if s.queue_repo == s.results_repo:
             raise ConfigError("storage.queue_repo and storage.results_repo must differ")
+    if s.retry_seconds <= 0 or s.http_timeout_seconds <= 0:
+        raise ConfigError("storage.retry_seconds and storage.http_timeout_seconds must be positive")
     lim = config.limits
     if lim.submissions_per_day < 1:
         raise ConfigError("limits.submissions_per_day must be at least 1")

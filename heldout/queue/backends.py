@@ -20,7 +20,13 @@ def open_stores(config: Config) -> tuple[Store, Store]:
 
     token = s.token()
     return tuple(  # type: ignore[return-value]
-        HubStore(repo, token=token, endpoint=s.endpoint, retry_seconds=s.retry_seconds)
+        HubStore(
+            repo,
+            token=token,
+            endpoint=s.endpoint,
+            retry_seconds=s.retry_seconds,
+            http_timeout=s.http_timeout_seconds,
+        )
         for repo in (s.queue_repo, s.results_repo)
     )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -25,11 +26,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
+import httpx2
 from huggingface_hub import (
     CommitOperationAdd,
     CommitOperationDelete,
     HfApi,
     hf_hub_download,
+    set_client_factory,
 )
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -39,6 +42,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.hf_api import RepoFile
+from huggingface_hub.utils._http import default_client_factory
 
 from heldout.errors import (
     AccessDenied,
@@ -69,6 +73,41 @@ BLOB_CACHE_ITEM = 64 * 1024
 PATHS_PER_REQUEST = 100
 
 
+_timeout_in_use: float | None = None
+_timeout_lock = threading.Lock()
+
+
+def use_http_timeout(seconds: float) -> None:
+    """Give huggingface_hub's shared HTTP client a timeout; by default it has none.
+
+    Without one, a Hub that stops answering mid-request blocks a worker forever: its
+    heartbeat stops too, and with a single worker the queue is stuck. A timed-out
+    request is retried like any transient error (a commit is reconciled first). The
+    client is shared by the whole process, so this is process-wide and set only once
+    per value: replacing the factory closes the current client.
+    """
+    global _timeout_in_use
+    with _timeout_lock:
+        if _timeout_in_use == seconds:
+            return
+        _timeout_in_use = seconds
+
+        bounds = httpx2.Timeout(seconds, connect=min(seconds, 10.0)).as_dict()
+
+        def bound(request: httpx2.Request) -> None:
+            # HfApi passes `timeout=None` explicitly, which overrides a client default,
+            # so the bound is filled in here, just before the request is sent.
+            given = request.extensions.get("timeout") or {}
+            request.extensions["timeout"] = {k: given.get(k) or v for k, v in bounds.items()}
+
+        def factory() -> httpx2.Client:
+            client = default_client_factory()
+            client.event_hooks["request"].append(bound)
+            return client
+
+        set_client_factory(factory)
+
+
 class HubStore:
     """The queue's storage on a Hub repo: compare-and-swap commits with safe retries."""
 
@@ -82,8 +121,12 @@ class HubStore:
         retry_seconds: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         cache_dir: str | Path | None = None,
+        http_timeout: float | None = None,
     ) -> None:
-        """Checks the repo id here, so a malformed one never reaches the network."""
+        """Checks the repo id here, so a malformed one never reaches the network.
+
+        `http_timeout` bounds every request of this process's Hub client (see
+        `use_http_timeout`); None leaves the client as it is."""
         self.repo_id = validate_repo_id(repo_id)
         if repo_type not in _REPO_TYPES:
             raise InvalidPath(f"repo type {repo_type!r} is not one of {', '.join(_REPO_TYPES)}")
@@ -94,6 +137,8 @@ class HubStore:
         self._api = HfApi(endpoint=endpoint, token=token)
         self._retry = RetryPolicy(budget=retry_seconds, sleep=sleep)
         self._blobs: dict[str, bytes] = {}
+        if http_timeout is not None:
+            use_http_timeout(http_timeout)
 
     @classmethod
     def create(

@@ -186,3 +186,27 @@ def test_read_many_costs_one_request_for_files_seen_before(hub_store: HubStore, 
     again = read_many(hub_store, paths, head)
     assert again == {p: p.encode() for p in paths}
     assert emulator.counters() == {"paths_info": 1}
+
+
+def test_a_hub_that_stops_answering_times_out_instead_of_blocking(
+    hub_store: HubStore, emulator, faults
+) -> None:
+    """The client's timeout is process-wide, so it is set in a process of its own."""
+    import subprocess
+    import sys
+
+    script = (
+        "from heldout.queue.hub_store import HubStore\n"
+        f"store = HubStore({hub_store.repo_id!r}, token={TOKEN!r}, endpoint={emulator.url!r},"
+        " retry_seconds=1.0, http_timeout=0.3)\n"
+        "try:\n"
+        "    print('head', store.head())\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    faults.slow_rate, faults.slow_seconds = 1.0, 3.0
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.startswith("TransientError"), done.stdout + done.stderr
+    assert TOKEN not in done.stdout
