@@ -63,6 +63,7 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
         (with_("benchmark", metrics=["acc", "f-1"]), "must be a plain identifier"),
         (with_("review", reviewers="alice"), "review.reviewers must be a list of strings"),
         (with_("queue", lease_seconds=-1), "queue.lease_seconds must be positive"),
+        (with_("storage", http_timeout_seconds=0), "storage.http_timeout_seconds must be positive"),
         (
             with_("evaluator", scorer="no_colon", truth="t.parquet"),
             "evaluator.scorer must look like",
