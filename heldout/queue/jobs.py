@@ -75,12 +75,15 @@ class JobQueue:
         txn = self._txn()
         if user is not None:
             index = txn.user(user).jobs
-            found = [txn.entry(job_id, JobStatus(job.status)) for job_id, job in index.items()]
+            where = {job_id: JobStatus(job.status) for job_id, job in index.items()}
+            txn.prefetch([status_path(s, j) for j, s in where.items()])  # one request on the Hub
+            found = [txn.entry(job_id, hint) for job_id, hint in where.items()]
             return sorted(
                 (e for e in found if status is None or e.status is status), key=lambda e: e.job_id
             )
-        statuses = [status] if status else list(JobStatus)
-        return [txn.listed_entry(j, s) for s in statuses for j in txn.list(s)]
+        listed = [(j, s) for s in ([status] if status else list(JobStatus)) for j in txn.list(s)]
+        txn.prefetch([status_path(s, j) for j, s in listed])
+        return [txn.listed_entry(j, s) for j, s in listed]
 
     def user_jobs(self, user: str) -> list[Entry]:
         return self.jobs(user=user)
@@ -293,14 +296,9 @@ class JobQueue:
         entry = self._txn().entry(job_id, JobStatus.REVIEW)
         if entry.status is JobStatus.REVIEW and entry.scores is not None:
             self._publish([moves.approved(entry, reviewer, note, self.clock())])
-
-        def work(txn: Txn) -> Entry:
-            current = txn.entry(job_id, JobStatus.REVIEW)
-            if moves.already_decided(current, "approved", reviewer):
-                return current
-            return txn.put(moves.approved(current, reviewer, note, self.clock()))
-
-        return self._transact(work, f"Approve {job_id}")
+        return self._decide(
+            job_id, "approved", reviewer, lambda e: moves.approved(e, reviewer, note, self.clock())
+        )
 
     def reject(self, job_id: str, reviewer: str, reason: str) -> Entry:
         """The reviewer's reason is what the submitter will read."""
@@ -308,11 +306,22 @@ class JobQueue:
         reason = (reason or "").strip()
         if not reason:
             raise QueueError("a rejection needs a reason; the submitter will read it")
+        return self._decide(
+            job_id,
+            "rejected",
+            reviewer,
+            lambda e: moves.rejected(e, reviewer, reason, self.clock()),
+        )
+
+    def _decide(
+        self, job_id: str, decision: str, reviewer: str, move: Callable[[Entry], Entry]
+    ) -> Entry:
+        """One reviewer decision as one commit; a retry of one that landed changes nothing."""
 
         def work(txn: Txn) -> Entry:
             entry = txn.entry(job_id, JobStatus.REVIEW)
-            if moves.already_decided(entry, "rejected", reviewer):
+            if moves.already_decided(entry, decision, reviewer):
                 return entry
-            return txn.put(moves.rejected(entry, reviewer, reason, self.clock()))
+            return txn.put(move(entry))
 
-        return self._transact(work, f"Reject {job_id}")
+        return self._transact(work, f"Review {job_id}: {decision}")

@@ -90,6 +90,3 @@ def status_path(status: JobStatus, job_id: str) -> str:
     """The only place a status file's path is built."""
     return f"{status_folder(status)}/{job_id}.json"
 
-
-def job_id_from_path(path: str) -> str:
-    return path.rsplit("/", 1)[-1].removesuffix(".json")
