@@ -42,6 +42,7 @@ from heldout.evaluator.failures import FailureKind, classify, sanitize
 from heldout.evaluator.loop import Loop, Outcome
 from heldout.evaluator.runner import ScoringCancelled, run_in_child
 from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth, score_predictions
+from heldout.evaluator.testset_guard import check_test_set
 from heldout.predictions import check_ids, read_predictions
 from heldout.queue.entry import Entry, ErrorKind, JobError, parse_iso
 from heldout.queue.jobs import JobQueue, Scored
@@ -126,9 +127,11 @@ class Worker:
         if self._scorer is None:
             here = self.config.source.parent if self.config.source else None
             self._scorer = load_scorer(self.settings.scorer, self.settings.code_dir or here)
-        self._truth = load_truth(self.settings.truth, bench)
-        self._ids = pd.Index(self._truth[bench.id_column])
-        self._fingerprint = fingerprint(self._truth, bench.id_column)
+        truth = load_truth(self.settings.truth, bench)
+        found = fingerprint(truth, bench.id_column)
+        check_test_set(self.queue, found)  # a replaced test set: refuse, claim nothing
+        self._truth, self._fingerprint = truth, found
+        self._ids = pd.Index(truth[bench.id_column])
         took, n = time.monotonic() - started, len(self._truth)
         log.info("%d test examples loaded in %.2f s (%s)", n, took, self._fingerprint[:12])
 

@@ -14,6 +14,7 @@ import pandas as pd
 from heldout.config import BenchmarkConfig
 
 MAX_CELL = 200
+ENTRIES = "Entries"  # how many scored submissions the row's submitter has made
 RANK, MODEL, SUBMITTER, SUBMITTED, DESCRIPTION, JOB = (
     "Rank",
     "Model",
@@ -36,14 +37,14 @@ class Columns:
 
 def columns(benchmark: BenchmarkConfig) -> Columns:
     others = [m for m in benchmark.all_metrics if m != benchmark.primary_metric]
-    headers = [RANK, MODEL, SUBMITTER, benchmark.primary_metric, *others, SUBMITTED]
+    headers = [RANK, MODEL, SUBMITTER, ENTRIES, benchmark.primary_metric, *others, SUBMITTED]
     headers += [DESCRIPTION, JOB]
-    datatypes = ["number", "str", "str"] + ["number"] * (1 + len(others)) + ["str"] * 3
+    datatypes = ["number", "str", "str", "number"] + ["number"] * (1 + len(others)) + ["str"] * 3
     n = 1 + len(others)
-    rest = 100 - (5 + 20 + 11 + 8 * n + 13 + 16)
+    rest = 100 - (5 + 18 + 11 + 6 + 8 * n + 13 + 16)
     widths = None
     if rest >= 10:
-        widths = ["5%", "20%", "11%", *["8%"] * n, "13%", f"{rest}%", "16%"]
+        widths = ["5%", "18%", "11%", "6%", *["8%"] * n, "13%", f"{rest}%", "16%"]
     return Columns(headers, datatypes, widths)
 
 
@@ -91,6 +92,7 @@ def board_table(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame
             RANK: pd.RangeIndex(1, len(ranked) + 1),
             MODEL: _text(ranked["model"]),
             SUBMITTER: _text(ranked["submitter"]),
+            ENTRIES: entries(ranked),
             **{m: ranked[m].astype("float64").round(4) for m in metrics},
             SUBMITTED: _stamp(ranked["submitted_at"]),
             DESCRIPTION: _text(ranked["description"]),
@@ -98,6 +100,14 @@ def board_table(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame
         }
     )
     return table[cols.headers]
+
+
+def entries(frame: pd.DataFrame) -> pd.Series:
+    """Per row, how many results its submitter has on the board (as Kaggle's "Entries"):
+    a best of ten tries and a single try mean different things."""
+    if frame.empty:
+        return pd.Series([], dtype="int64")
+    return frame.groupby("submitter", dropna=False)["job_id"].transform("size").astype("int64")
 
 
 def best_over_time(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame:

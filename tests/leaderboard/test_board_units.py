@@ -69,6 +69,19 @@ def test_the_table_has_ranks_text_cells_and_only_str_or_number_types() -> None:
     assert table.loc[0, "Submitted"] == "2026-01-01 00:01 UTC"
 
 
+def test_each_row_shows_how_many_entries_its_submitter_has() -> None:
+    frame = results([("a", 0.9, 0), ("b", 0.8, 1), ("c", 0.7, 2), ("d", 0.6, 3)])
+    frame["submitter"] = ["ten-tries", "once", "ten-tries", "ten-tries"]
+    table = board_table(frame, BENCH)
+    assert dict(zip(table["Job id"], table["Entries"], strict=True)) == {
+        "a": 3,
+        "b": 1,
+        "c": 3,
+        "d": 3,
+    }
+    assert columns(BENCH).datatypes[columns(BENCH).headers.index("Entries")] == "number"
+
+
 def test_an_empty_board_still_has_its_headers() -> None:
     table = board_table(results([]), BENCH)
     assert table.empty and list(table.columns) == columns(BENCH).headers
