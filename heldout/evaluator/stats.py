@@ -280,26 +280,44 @@ def ladder_step(
     best: View | None,
     shown: float | None,
     *,
+    level: float = 0.05,
     higher_is_better: bool = True,
     resamples: int = B_DEFAULT,
     seed: int = SEED_DEFAULT,
 ) -> LadderStep:
-    """The parameter-free Ladder (Blum & Hardt, ICML 2015), on the paired bootstrap.
+    """The Ladder (Blum & Hardt, ICML 2015) with a paired test as its step.
 
-    The new score is released only when it beats the previous best by more than one
-    standard error of their paired difference (the paper's s/√n, a one-sided paired
-    test); the released score is rounded to that test's resolution. A submitter's first
-    submission is always released, rounded to the resolution of its own interval."""
+    The new score is released only when it beats the previous best significantly: a
+    one-sided paired bootstrap test at `level`, whose margin is z(1 - level) standard
+    errors of the paired difference. The paper's parameter-free Ladder is the same rule
+    at one standard error (level ≈ 0.16); a stricter level gives away less. The released
+    score is rounded to the test's resolution (the power of ten at or below the margin).
+    A submitter's first submission is always released, rounded to the resolution of its
+    own interval."""
+    z = _z(1 - level)
     if best is None or shown is None:
         interval = bootstrap_interval(new, b=resamples, seed=seed)
-        margin = interval.half_width / 1.96
+        margin = z * interval.half_width / 1.96
         res = resolution_of(margin)
         return LadderStep(True, round_to(interval.value, res), margin, res)
     test = paired_test(new, best, higher_is_better=higher_is_better, resamples=resamples, seed=seed)
-    res = resolution_of(test.se)
-    if test.delta > test.se:
-        return LadderStep(True, round_to(new.score(), res), test.se, res)
-    return LadderStep(False, shown, test.se, res)
+    margin = z * test.se
+    res = resolution_of(margin)
+    if test.delta > margin:
+        return LadderStep(True, round_to(new.score(), res), margin, res)
+    return LadderStep(False, shown, margin, res)
+
+
+def _z(p: float) -> float:
+    """The standard normal quantile at p, by bisection on erf (no scipy needed)."""
+    low, high = -10.0, 10.0
+    for _ in range(80):
+        mid = (low + high) / 2
+        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < p:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
 
 
 def _check_level(level: float) -> None:

@@ -126,8 +126,14 @@ def test_the_ladder_releases_a_first_score_rounded_to_its_resolution(truth: np.n
     view = stats.mean_view(predictions(truth, 0.7, seed=1) == truth)
     step = stats.ladder_step(view, None, None)
     assert step.updated
-    assert step.resolution == 0.001  # se = sqrt(.21/4000) = 0.0072
-    assert step.shown == round(view.score(), 3)
+    # margin = z(0.95) · se = 1.645 · sqrt(.21/4000) = 0.012
+    assert step.margin == pytest.approx(1.645 * math.sqrt(0.21 / 4000), rel=0.15)
+    assert step.resolution == 0.01
+    assert step.shown == round(view.score(), 2)
+    # the paper's parameter-free Ladder: one standard error (level 0.16)
+    paper = stats.ladder_step(view, None, None, level=0.1587)
+    assert paper.margin == pytest.approx(math.sqrt(0.21 / 4000), rel=0.15)
+    assert paper.resolution == 0.001
 
 
 def test_the_ladder_ignores_noise_and_releases_a_real_gain(truth: np.ndarray) -> None:
@@ -144,7 +150,7 @@ def test_the_ladder_ignores_noise_and_releases_a_real_gain(truth: np.ndarray) ->
         else:
             assert step.shown == best_shown
     assert updates <= 3
-    assert step.margin == pytest.approx(math.sqrt(2 * 0.21 / len(truth)), rel=0.15)
+    assert step.margin == pytest.approx(1.645 * math.sqrt(2 * 0.21 / len(truth)), rel=0.15)
     better = stats.mean_view(predictions(truth, 0.8, seed=6) == truth)
     step = stats.ladder_step(better, first, shown)
     assert step.updated and step.shown == stats.round_to(better.score(), step.resolution)
