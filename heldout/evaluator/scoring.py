@@ -30,6 +30,7 @@ from heldout.errors import ConfigError, HeldoutError, InvalidPredictions, Scorer
 
 Scorer = Callable[[pd.DataFrame, pd.DataFrame], Mapping[str, float]]
 
+
 def load_scorer(spec: str, code_dir: str | os.PathLike[str] | None = None) -> Scorer:
     """Resolve "module:function" (or "path/to/file.py:function") to a callable.
 
