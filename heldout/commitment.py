@@ -26,6 +26,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -107,6 +108,23 @@ def card_lines(commitment: str) -> list[str]:
     ]
 
 
+SALT_FILE = "commitment-salt.txt"
+
+
+def commit_for_deploy(truth: pd.DataFrame, folder: Path, id_column: str = "id") -> str:
+    """The commitment `heldout deploy` publishes. The salt is made once and kept in
+    `folder`/commitment-salt.txt (readable by its owner only, never uploaded): the same
+    test set deployed twice keeps one commitment, and the salt is there for the reveal."""
+    path = Path(folder) / SALT_FILE
+    if path.exists():
+        salt = check_hex(path.read_text(encoding="utf-8"), f"the salt in {path.name}")
+    else:
+        salt = new_salt()
+        path.write_text(salt + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return commit(truth, salt, id_column)
+
+
 def rescore_line(old: str | None, new: str, when: str, by: str) -> str:
     """One line of the card's record of test-set changes."""
     before = f"`{old[:16]}…`" if old else "an unrecorded test set"
@@ -123,6 +141,7 @@ __all__ = [
     "card_lines",
     "check_hex",
     "commit",
+    "commit_for_deploy",
     "fingerprint",
     "new_salt",
     "rescore_line",

@@ -148,3 +148,14 @@ def test_a_replaced_test_set_is_refused_until_the_maintainer_rescores(
         assert shown["status"] == "FINISHED" and shown["test_fingerprint"] == new
     rows = open_queue(config).results.read()
     assert set(rows["test_fingerprint"]) == {new}
+
+
+def test_deploy_keeps_one_salt_per_benchmark_folder(
+    test_set: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    _, frame = test_set
+    first = commitment.commit_for_deploy(frame, tmp_path)
+    salt = (tmp_path / commitment.SALT_FILE).read_text().strip()
+    assert (tmp_path / commitment.SALT_FILE).stat().st_mode & 0o077 == 0
+    assert commitment.commit_for_deploy(frame, tmp_path) == first
+    assert commitment.verify(frame, first, salt).matches
