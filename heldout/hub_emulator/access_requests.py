@@ -105,7 +105,9 @@ def routes(services: Services, passthrough: Any) -> list[Route]:
             raise NotFound("Not Found")
         gated(key)
         with gates.lock:
-            found = [r.as_json() for r in gates.requests.get(key, {}).values() if r.status == status]
+            found = [
+                r.as_json() for r in gates.requests.get(key, {}).values() if r.status == status
+            ]
         return json_response(found)
 
     async def decide(request: Request) -> Response:
@@ -147,7 +149,9 @@ def routes(services: Services, passthrough: Any) -> list[Route]:
         with gates.lock:
             asked = gates.requests.setdefault(key, {})
             if caller.name not in asked:
-                asked[caller.name] = Request_(caller.name, "accepted" if mode == "auto" else "pending")
+                asked[caller.name] = Request_(
+                    caller.name, "accepted" if mode == "auto" else "pending"
+                )
             status = asked[caller.name].status
         return json_response({"status": status})
 

@@ -40,8 +40,10 @@ def private_primary(frame: pd.DataFrame, primary: str) -> pd.Series:
                 return float(item["value"])
         return np.nan
 
-    return frame["split_scores"].map(pick).astype("float64") if len(frame) else pd.Series(
-        [], dtype="float64"
+    return (
+        frame["split_scores"].map(pick).astype("float64")
+        if len(frame)
+        else pd.Series([], dtype="float64")
     )
 
 
@@ -56,11 +58,16 @@ def final_headers(benchmark: BenchmarkConfig) -> list[str]:
 FINAL_TYPES = ["number", "str", "number", "str", "str", "number", "number", "str", "str"]
 
 
-def _ranks(scores: pd.Series, times: pd.Series, higher: bool) -> pd.Series:
-    """1 = best; ties go to the earlier submission (as on the live board)."""
-    keys = pd.DataFrame({"s": scores, "t": times})
-    order = keys.sort_values(["s", "t"], ascending=[not higher, True], na_position="last").index
-    return pd.Series(np.arange(1, len(order) + 1), index=order).reindex(scores.index)
+def _ranks(frame: pd.DataFrame, score: str, higher: bool) -> pd.Series:
+    """1 = best; equal scores go to the earlier submission, then the job id (as on the
+    live board), so two page loads never disagree."""
+    order = frame.sort_values(
+        [score, "submitted_at", "job_id"],
+        ascending=[not higher, True, True],
+        na_position="last",
+        kind="mergesort",
+    ).index
+    return pd.Series(np.arange(1, len(order) + 1), index=order).reindex(frame.index)
 
 
 def change_text(public_rank: int, final_rank: int) -> str:
@@ -84,18 +91,18 @@ def final_table(
     on_time = on_time.assign(_private=private_primary(on_time, benchmark.primary_metric))
     # Public rank: each submitter's best public score over all their on-time results.
     best_public = on_time.sort_values(
-        ["primary_score", "submitted_at"], ascending=[not higher, True]
+        ["primary_score", "submitted_at", "job_id"], ascending=[not higher, True, True]
     ).drop_duplicates("submitter")
-    public_rank = _ranks(
-        best_public.set_index("submitter")["primary_score"],
-        best_public.set_index("submitter")["submitted_at"],
-        higher,
+    public_rank = pd.Series(
+        _ranks(best_public, "primary_score", higher).to_numpy(), index=best_public["submitter"]
     )
     counted = {job for jobs in record.counted.values() for job in jobs}
     pool = on_time[on_time["job_id"].isin(counted) & on_time["_private"].notna()]
-    best = pool.sort_values(["_private", "submitted_at"], ascending=[not higher, True])
+    best = pool.sort_values(
+        ["_private", "submitted_at", "job_id"], ascending=[not higher, True, True]
+    )
     best = best.drop_duplicates("submitter").reset_index(drop=True)
-    final_rank = _ranks(best["_private"], best["submitted_at"], higher)
+    final_rank = _ranks(best, "_private", higher)
     best = best.assign(_rank=final_rank).sort_values("_rank").reset_index(drop=True)
     publics = best["submitter"].map(public_rank).astype("int64")
     table = pd.DataFrame(

@@ -35,8 +35,9 @@ def time_ticks(first: datetime, last: datetime) -> tuple[datetime, datetime, lis
     span = (last - first).total_seconds()
     if span < MIN_SPAN:
         middle = first + (last - first) / 2
-        first, last = middle - timedelta(seconds=MIN_SPAN / 2), middle + timedelta(
-            seconds=MIN_SPAN / 2
+        first, last = (
+            middle - timedelta(seconds=MIN_SPAN / 2),
+            middle + timedelta(seconds=MIN_SPAN / 2),
         )
         span = MIN_SPAN
     step = next((s for s in STEPS if span / s <= MAX_TICKS), STEPS[-1])
@@ -56,12 +57,17 @@ def tick_label(tick: datetime, step_seconds: float) -> str:
     return f"{tick:%b %d %H:%M}"
 
 
-def progress_svg(curve: pd.DataFrame, metric: str, time_col: str = "time", y_col: str = "best") -> str:
+def progress_svg(
+    curve: pd.DataFrame, metric: str, time_col: str = "time", y_col: str = "best"
+) -> str:
     """The step line of the best score so far; a note instead when nothing is scored."""
     title = html.escape(f"Best {metric} over time (UTC)")
     if curve.empty:
         return f'<div id="progress-empty"><p>{title}: no scored submissions yet.</p></div>'
-    times = [pd.Timestamp(t).tz_localize("UTC") if pd.Timestamp(t).tzinfo is None else pd.Timestamp(t) for t in curve[time_col]]
+    times = [
+        pd.Timestamp(t).tz_localize("UTC") if pd.Timestamp(t).tzinfo is None else pd.Timestamp(t)
+        for t in curve[time_col]
+    ]
     times = [t.to_pydatetime() for t in times]
     values = [float(v) for v in curve[y_col]]
     start, end, ticks = time_ticks(min(times), max(times))

@@ -17,10 +17,10 @@ from heldout.queue.splits import PRIVATE, metrics_of
 from heldout.queue.status import JobStatus
 
 MINE_HEADERS = [
-    "Job id", "Model", "Status", "In line", "Score", "Private score", "Final choice",
-    "Submitted", "Note",
+    "Job id", "Model", "Status", "In line", "Score", "Submitted", "Note", "Private score",
+    "Final choice",
 ]  # fmt: skip
-MINE_WIDTHS = ["16%", "13%", "8%", "6%", "15%", "12%", "6%", "11%", "13%"]
+MINE_WIDTHS = ["17%", "13%", "8%", "6%", "15%", "11%", "14%", "10%", "6%"]
 PRIVATE_HIDDEN = "hidden until the reveal"
 REVIEW_HEADERS = ["Job id", "Model", "Submitter", "Flags", "Score", "Submitted", "Description"]
 REVIEW_WIDTHS = ["16%", "14%", "10%", "22%", "14%", "12%", "12%"]
@@ -91,10 +91,10 @@ def mine_table(
                 # A score held for review (or rejected) is not the submitter's to see yet:
                 # it is what the review rules are there to check.
                 scores_text(entry, benchmark) if entry.status is JobStatus.FINISHED else "",
-                private_text(entry, benchmark, revealed),
-                "✓" if entry.job_id in chosen else "",
                 when(entry.submitted_at),
                 cell(note(entry), 600),
+                private_text(entry, benchmark, revealed),
+                "✓" if entry.job_id in chosen else "",
             ]
         )
     return pd.DataFrame(rows, columns=MINE_HEADERS, dtype=object)

@@ -183,7 +183,9 @@ class Reveal:
             row["split_scores"] = row_items(entry.split_scores)
             rows.append(row)
         self.results.upsert(
-            rows, extra=(Add(RECORD, record.to_json()),), message=f"Reveal the private scores ({by})"
+            rows,
+            extra=(Add(RECORD, record.to_json()),),
+            message=f"Reveal the private scores ({by})",
         )
         log.info("revealed %d result(s) by %s", len(rows), by)
         return record
@@ -202,7 +204,9 @@ class Reveal:
                 "anyone may have read it"
             )
         at = self.due_at()
-        self._write({"state": "cancelled", "at": iso(self.queue.clock()), "by": by}, "Cancel the reveal")
+        self._write(
+            {"state": "cancelled", "at": iso(self.queue.clock()), "by": by}, "Cancel the reveal"
+        )
         return f"the reveal planned for {stamp(at)} is cancelled" if at else "no reveal was planned"
 
     def tick(self) -> RevealRecord | None:
