@@ -143,7 +143,9 @@ def score_splits(
         if same_order:
             part_predictions = aligned[mask].reset_index(drop=True)
         else:
-            wanted = aligned[benchmark.id_column].astype("str").isin(part_truth[benchmark.id_column])
+            wanted = (
+                aligned[benchmark.id_column].astype("str").isin(part_truth[benchmark.id_column])
+            )
             part_predictions = aligned[wanted.to_numpy()].reset_index(drop=True)
         metrics[part] = score_predictions(part_predictions, part_truth, scorer, benchmark)
         found.extend(from_metrics(part, metrics[part]))

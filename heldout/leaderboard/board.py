@@ -132,7 +132,9 @@ def build(ctx: Context) -> dict[str, Any]:
             caption(ctx, board, text.strip(), len(rows)),
             ticking,
             gr.Dataframe(value=board.final, visible=True) if revealed else gr.skip(),
-            gr.Markdown(final_caption(board.record, bench), visible=True) if revealed else gr.skip(),
+            gr.Markdown(final_caption(board.record, bench), visible=True)
+            if revealed
+            else gr.skip(),
             gr.Accordion(visible=board.late is not None),
             board.late if board.late is not None else gr.skip(),
             board.version,

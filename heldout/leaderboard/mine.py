@@ -100,7 +100,9 @@ def final_choices(entries: list[Entry], ctx: Context) -> list[tuple[str, str]]:
     for e in sorted(entries, key=lambda e: e.job_id, reverse=True):
         if not has_choice(ctx) or not selectable(e, ctx.queue):
             continue
-        score = (e.scores or {}).get(bench.primary_metric) if e.status is JobStatus.FINISHED else None
+        score = (
+            (e.scores or {}).get(bench.primary_metric) if e.status is JobStatus.FINISHED else None
+        )
         shown = f", {bench.primary_metric} {score:.4f}" if score is not None else ""
         found.append((f"{cell(e.model, 60)} ({e.job_id}{shown})", e.job_id))
     return found

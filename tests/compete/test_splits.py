@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from heldout.config import BenchmarkConfig, load_config
@@ -34,9 +33,9 @@ def test_init_writes_a_split_test_set_with_the_fraction_in_the_config(tmp_path: 
     truth = load_truth(config.evaluator.truth, config.benchmark)
     assert truth["split"].value_counts().to_dict() == {"public": 100, "private": 100}
     again = init_benchmark(tmp_path / "again", n_items=200)
-    assert load_truth(load_config(again.config).evaluator.truth, config.benchmark)[
-        "split"
-    ].equals(truth["split"])
+    assert load_truth(load_config(again.config).evaluator.truth, config.benchmark)["split"].equals(
+        truth["split"]
+    )
 
 
 def test_a_split_column_must_hold_both_parts_and_nothing_else(tmp_path: Path) -> None:
