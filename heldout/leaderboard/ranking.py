@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from heldout.config import BenchmarkConfig
+from heldout.leaderboard.text import model_link
 
 MAX_CELL = 200
 ENTRIES = "Entries"  # how many scored submissions the row's submitter has made
@@ -24,6 +25,7 @@ RANK, MODEL, SUBMITTER, SUBMITTED, DESCRIPTION, JOB = (
     "Job id",
 )
 TIME, BEST = "time", "best"
+MODEL_PAGE = "Model page"
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,18 @@ class Columns:
 
 def columns(benchmark: BenchmarkConfig) -> Columns:
     others = [m for m in benchmark.all_metrics if m != benchmark.primary_metric]
-    headers = [RANK, MODEL, SUBMITTER, ENTRIES, benchmark.primary_metric, *others, SUBMITTED]
-    headers += [DESCRIPTION, JOB]
-    datatypes = ["number", "str", "str", "number"] + ["number"] * (1 + len(others)) + ["str"] * 3
+    headers = [RANK, MODEL, MODEL_PAGE, SUBMITTER, ENTRIES, benchmark.primary_metric, *others]
+    headers += [SUBMITTED, DESCRIPTION, JOB]
+    # The model page is the one Markdown column: a link built from a checked Hub id only
+    # (`competition.model_link`); Markdown cells are sanitised, never raw HTML.
+    datatypes = ["number", "str", "markdown", "str", "number"] + ["number"] * (1 + len(others))
+    datatypes += ["str"] * 3
     n = 1 + len(others)
-    rest = 100 - (5 + 18 + 11 + 6 + 8 * n + 13 + 16)
+    rest = 100 - (5 + 15 + 12 + 10 + 6 + 8 * n + 11 + 18)
     widths = None
-    if rest >= 10:
-        widths = ["5%", "18%", "11%", "6%", *["8%"] * n, "13%", f"{rest}%", "16%"]
+    if rest >= 8:
+        # The job id column is wide enough for a whole id (25 characters): never cut off.
+        widths = ["5%", "15%", "12%", "10%", "6%", *["8%"] * n, "11%", f"{rest}%", "18%"]
     return Columns(headers, datatypes, widths)
 
 
@@ -91,6 +97,7 @@ def board_table(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame
         {
             RANK: pd.RangeIndex(1, len(ranked) + 1),
             MODEL: _text(ranked["model"]),
+            MODEL_PAGE: ranked["model"].map(model_link).astype(object),
             SUBMITTER: _text(ranked["submitter"]),
             ENTRIES: entries(ranked),
             **{m: ranked[m].astype("float64").round(4) for m in metrics},

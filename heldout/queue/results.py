@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from heldout.config import BenchmarkConfig
 from heldout.errors import NotFound
 from heldout.queue.entry import Entry, parse_iso
+from heldout.queue.splits import PUBLIC, only, row_items
 from heldout.queue.store import Add, Store
 from heldout.queue.txn import retry_on_conflict
 
@@ -86,7 +87,8 @@ def result_row(entry: Entry, benchmark: BenchmarkConfig) -> dict[str, Any]:
         "primary_metric": benchmark.primary_metric,
         "primary_score": float(scores[benchmark.primary_metric]),
         **{m: float(scores[m]) for m in benchmark.all_metrics},
-        "split_scores": [],
+        # Before the reveal only the public split is published (`reveal.py` adds the rest).
+        "split_scores": row_items(only(entry.split_scores, PUBLIC)),
         "predictions_sha256": entry.predictions_sha256,
         "test_fingerprint": entry.test_fingerprint,
         "evaluator_version": entry.evaluator_version or "",
@@ -103,9 +105,13 @@ class Results:
         self.schema = results_schema(benchmark)
         self._cache: tuple[str, pd.DataFrame] | None = None
 
-    def upsert(self, rows: list[dict[str, Any]]) -> str | None:
-        """Write rows keyed by job id in one commit; an existing row is replaced."""
-        if not rows:
+    def upsert(
+        self, rows: list[dict[str, Any]], extra: tuple[Add, ...] = (), message: str = ""
+    ) -> str | None:
+        """Write rows keyed by job id in one commit; an existing row is replaced.
+
+        `extra` files go in the same commit (the reveal's record, say)."""
+        if not rows and not extra:
             return None
         by_bucket: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
@@ -117,7 +123,9 @@ class Results:
                 Add(path, self._merged(path, new, parent))
                 for path, new in sorted(by_bucket.items())
             ]
-            return self.store.commit(ops, f"Publish {len(rows)} result(s)", parent=parent)
+            ops += list(extra)
+            text = message or f"Publish {len(rows)} result(s)"
+            return self.store.commit(ops, text, parent=parent)
 
         return retry_on_conflict(attempt, "publish results")
 
