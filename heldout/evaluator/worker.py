@@ -39,9 +39,10 @@ import heldout
 from heldout.config import Config
 from heldout.errors import ConfigError, ScorerError
 from heldout.evaluator.failures import FailureKind, classify, sanitize
+from heldout.evaluator.honest import Honest
 from heldout.evaluator.loop import Loop, Outcome
 from heldout.evaluator.runner import ScoringCancelled, run_in_child
-from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth, score_splits
+from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth
 from heldout.evaluator.testset_guard import check_test_set
 from heldout.predictions import check_ids, read_predictions
 from heldout.queue.entry import Entry, ErrorKind, JobError, parse_iso
@@ -104,6 +105,7 @@ class Worker:
         self._lock = threading.Lock()
         self._leases: dict[str, datetime] = {}  # jobs held -> when their lease runs out
         self._truth: Any = None
+        self.honest = Honest(queue, config, read=self._download)
         self._burst_start: datetime | None = None
         self._reveal: RevealTimer | None = None
 
@@ -129,6 +131,7 @@ class Worker:
         if self._scorer is None:
             here = self.config.source.parent if self.config.source else None
             self._scorer = load_scorer(self.settings.scorer, self.settings.code_dir or here)
+        self.honest.check(self._scorer)
         truth = load_truth(self.settings.truth, bench)
         found = fingerprint(truth, bench.id_column)
         check_test_set(self.queue, found)  # a replaced test set: refuse, claim nothing
@@ -153,11 +156,9 @@ class Worker:
         if self._cancel.is_set():
             raise ScoringCancelled("the worker is shutting down")
         truth, scorer = self._truth, self._scorer
-        result = run_in_child(
-            lambda: score_splits(frame, truth, scorer, bench),
-            timeout=self.settings.score_timeout_seconds,
-            cancel=self._cancel,
-        )
+        # scores, their intervals and (under the Ladder) the release decision
+        scoring = self.honest.score(entry, frame, truth, scorer, self._in_child)
+        result = scoring.result
         scores = result.scores  # the public split's: the only ones logged
         log.info(
             "job %s scored: %s=%.6g (download %.3f s, validate %.3f s, score %.3f s)",
@@ -174,6 +175,7 @@ class Worker:
             self._fingerprint,
             self.evaluator_version,
             split_scores=result.split_scores,
+            release=scoring.release,
         )
 
     # ---- the loop ----------------------------------------------------------------
@@ -193,6 +195,8 @@ class Worker:
         loop = Loop(self, pool, once)
         try:
             loop.run()
+            if once and not self.stop.is_set():  # a burst ends with its tied bands published
+                self.honest.settle(self._truth, self._scorer, self._in_child)
         finally:
             loop.shutdown()
             pool.shutdown(wait=True)
@@ -216,6 +220,7 @@ class Worker:
             self._reveal = RevealTimer(self.queue)
         if self._reveal is not None:
             self._reveal.tick()
+        self.honest.settle(self._truth, self._scorer, self._in_child)  # tied bands, if stale
 
     def claim(self, limit: int) -> tuple[list[Entry], datetime | None]:
         """One attempt: a claim that fails may still have landed, and the loop then takes
@@ -269,6 +274,7 @@ class Worker:
             started = time.monotonic()
             moved = self._retrying(lambda: self.queue.finish(self.worker_id, scored), "finish")
             self._report(moved, [s.job_id for s in scored], "finished", started)
+            self.honest.after_finish(moved)
         if failed:
             started = time.monotonic()
             moved = self._retrying(lambda: self.queue.fail(self.worker_id, failed), "fail")
@@ -309,6 +315,12 @@ class Worker:
         lost = sorted(set(asked) - {e.job_id for e in moved})
         if lost:
             log.warning("no longer ours (lease lost or cancelled): %s", ", ".join(lost))
+
+    def _download(self, path: str) -> bytes:
+        return self._retrying(lambda: self.queue.store.read(path), "download")
+
+    def _in_child(self, work: Callable[[], T]) -> T:
+        return run_in_child(work, timeout=self.settings.score_timeout_seconds, cancel=self._cancel)
 
     def _retrying(self, call: Callable[[], T], what: str) -> T:
         """Transient failures get a few more tries; anything else is raised at once."""

@@ -16,6 +16,7 @@ from heldout.config import Config
 from heldout.errors import InvalidTransition, JobNotFound, NotAllowed, QueueError
 from heldout.queue import moves
 from heldout.queue.entry import Entry, JobError, iso, job_time, new_job_id, parse_iso, utcnow
+from heldout.queue.release import Release
 from heldout.queue.results import Results, result_row
 from heldout.queue.splits import SplitScore
 from heldout.queue.status import Action, JobStatus, status_path
@@ -37,6 +38,7 @@ class Scored:
     test_fingerprint: str
     evaluator_version: str
     split_scores: tuple[SplitScore, ...] = ()  # every split's; the private ones stay private
+    release: Release | None = None  # the Ladder's decision (release = "ladder" only)
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ class JobQueue:
                     worker,
                     now,
                     split_scores=by_id[e.job_id].split_scores,
+                    release=by_id[e.job_id].release,
                 )
                 for e in self._held(txn, list(by_id), worker)
             ]

@@ -179,7 +179,7 @@ class Reveal:
         record = RevealRecord(record.revealed_at, by, record.counted)
         rows = []
         for entry in finished:
-            row = result_row(entry, self.config.benchmark)
+            row = result_row(entry, self.config.benchmark, revealed=True)
             row["split_scores"] = row_items(entry.split_scores)
             rows.append(row)
         self.results.upsert(
