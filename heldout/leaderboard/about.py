@@ -13,8 +13,7 @@ from heldout.leaderboard.intervals import BAND_NOTE
 
 HONEST_NOTE = (
     "A score such as `0.8517 ± 0.011` means: on a fresh test set of the same size, this "
-    "model would most likely score between 0.8407 and 0.8627 (a 95% interval). "
-    + BAND_NOTE
+    "model would most likely score between 0.8407 and 0.8627 (a 95% interval). " + BAND_NOTE
 )
 LADDER_NOTE = (
     "This board uses the **Ladder** rule: your shown score changes only when a new "

@@ -132,8 +132,8 @@ def test_the_ladder_defeats_the_boosting_attack(tmp_path: Path) -> None:
     for name, run in (("all", everything), ("ladder", ladder)):
         print(
             f'release = "{name}": {RANDOM_VECTORS} random vectors, {run["released"]} scores '
-            f'shown, {run["kept"]} kept; board {run["public"]:.4f}, private '
-            f'{run["private"]:.4f}, public-minus-private gap {run["gap"]:+.4f}'
+            f"shown, {run['kept']} kept; board {run['public']:.4f}, private "
+            f"{run['private']:.4f}, public-minus-private gap {run['gap']:+.4f}"
         )
     assert everything["gap"] > 0.05  # the attack works when every score is released
     assert ladder["gap"] <= everything["gap"] / 3
