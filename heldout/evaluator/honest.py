@@ -34,9 +34,9 @@ from heldout.evaluator import stats
 from heldout.evaluator.per_example import find_hook, intervals, split_views, views
 from heldout.evaluator.scoring import SplitResult, _align, score_splits
 from heldout.predictions import read_predictions
-from heldout.queue.entry import Entry
+from heldout.queue.entry import Entry, iso
 from heldout.queue.jobs import JobQueue
-from heldout.queue.release import Release
+from heldout.queue.release import Release, published_scores
 from heldout.queue.splits import PUBLIC, SPLIT_COLUMN, WHOLE, SplitScore, metrics_of
 from heldout.queue.status import JobStatus
 
@@ -146,6 +146,7 @@ class Honest:
         self._ladder: dict[str, tuple[str, float]] = {}  # submitter -> (job shown, shown)
         self._top: tuple[str, ...] | None = None  # the top rows whose bands were published
         self._dirty = False
+        self._scores: dict[str, tuple[float, str]] | None = None  # job -> (shown, submitted)
 
     def check(self, scorer: Any) -> None:
         if self.config.review.release == "ladder" and find_hook(scorer) is None:
@@ -187,10 +188,16 @@ class Honest:
     # ---- after a finish (the loop thread) --------------------------------------------
 
     def after_finish(self, moved: list[Entry]) -> None:
-        """Note that the board may have changed; `settle` looks once the queue is quiet,
-        so a burst of jobs costs one look (and at most one commit), not one per batch."""
-        if any(e.status is JobStatus.FINISHED for e in moved):
-            self._dirty = True
+        """Follow the live board's top from this worker's own finishes (no request); when
+        it changed, `settle` recomputes the bands once the queue is quiet, so a burst of
+        jobs costs one look and at most one commit, and a job below the top costs none."""
+        primary = self.config.benchmark.primary_metric
+        for e in moved:
+            if e.status is JobStatus.FINISHED and e.scores:
+                shown = published_scores(e.scores, e.release)[primary]
+                if self._scores is not None and shown is not None:
+                    self._scores[e.job_id] = (shown, e.submitted_at)
+                self._dirty = True
 
     def settle(self, truth: pd.DataFrame, scorer: Any, run: Run) -> None:
         """Recompute the bands if the top of the live board changed since they were last
@@ -203,28 +210,36 @@ class Honest:
         except Exception:
             log.exception("could not recompute the tied bands; trying again later")
 
+    def _top_ids(self) -> tuple[str, ...]:
+        assert self._scores is not None
+        sign = -1.0 if self.config.benchmark.higher_is_better else 1.0
+        order = sorted(self._scores.items(), key=lambda kv: (sign * kv[1][0], kv[1][1], kv[0]))
+        return tuple(job for job, _ in order[: self.config.review.band_rows])
+
     def _bands(self, truth: pd.DataFrame, scorer: Any, run: Run) -> None:
         results = self.queue.results
         assert results is not None
-        frame = results.read()
-        bench = self.config.benchmark
-        live = frame.dropna(subset=["primary_score"])
-        top = live.sort_values(
-            ["primary_score", "submitted_at", "job_id"],
-            ascending=[not bench.higher_is_better, True, True],
-            kind="mergesort",
-        ).head(self.config.review.band_rows)
-        ids = tuple(top["job_id"])
+        frame = None
+        if self._scores is None:  # once per worker: the board as published so far
+            frame = results.read()
+            live = frame.dropna(subset=["primary_score"])
+            self._scores = {
+                j: (float(v), iso(t))
+                for j, v, t in zip(
+                    live["job_id"], live["primary_score"], live["submitted_at"], strict=True
+                )
+            }
+        ids = self._top_ids()
         if ids == self._top:
             return
-        entries = [self.queue.get(j) for j in ids]
-        limits = self.config.limits
+        bench, limits = self.config.benchmark, self.config.limits
         frames = [
             read_predictions(self._read(e.predictions_path), e.format, bench, limits.max_file_bytes)
-            for e in entries
+            for e in (self.queue.get(j) for j in ids)
         ]
         numbers = run(lambda: band_numbers(frames, truth, scorer, self.config))
         wanted = dict(zip(ids, numbers, strict=True))
+        frame = results.read() if frame is None else frame
         old = dict(zip(frame["job_id"], frame["band"], strict=True))
         changed = [j for j in frame["job_id"] if _band(old.get(j)) != wanted.get(j)]
         if changed:
