@@ -116,7 +116,7 @@ def attack(root: Path, release: str) -> dict[str, float]:
         data = queue.store.read(queue.get(job).predictions_path)
         frame = pd.read_csv(io.BytesIO(data))
         labels[job] = pd.Categorical(frame["prediction"], categories=LABELS).codes
-    if kept:
+    if len(kept) > 1:  # (a vote of one vector is that vector: nothing new to submit)
         votes = np.stack([np.bincount(v, minlength=3) for v in np.stack(list(labels.values())).T])
         submit(votes.argmax(axis=1), "majority vote")
         score_all()
@@ -126,6 +126,12 @@ def attack(root: Path, release: str) -> dict[str, float]:
     mine = board[board["Submitter"] == ATTACKER].iloc[0]
     public = float(str(mine[bench.primary_metric]).split(" ")[0])
     private = metrics_of(queue.get(mine["Job id"]).split_scores, PRIVATE)[bench.primary_metric]
+    print(
+        f'release = "{release}": {RANDOM_VECTORS} random vectors, {len(seen)} scores shown, '
+        f"{len(kept)} kept; board {public:.4f}, private {private:.4f}, "
+        f"public-minus-private gap {public - private:+.4f}",
+        flush=True,
+    )
     return {
         "kept": len(kept),
         "released": len(seen),
@@ -136,7 +142,7 @@ def attack(root: Path, release: str) -> dict[str, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1500)
+@pytest.mark.timeout(2400)
 def test_the_ladder_defeats_the_boosting_attack(tmp_path: Path) -> None:
     everything = attack(tmp_path / "all", "all")
     ladder = attack(tmp_path / "ladder", "ladder")
