@@ -175,16 +175,26 @@ class CasIndex:
         return Plan(offset, tuple(planned))
 
 
-def merged_ranges(terms: tuple[PlannedTerm, ...], xorb: str) -> list[tuple[int, int, int, int]]:
-    """The distinct chunk runs of one xorb a plan needs, merged where they touch:
-    `(chunk start, chunk end, first byte, last byte)`, ascending."""
-    runs = sorted({(t.start, t.end, t.first, t.last) for t in terms if t.xorb == xorb})
-    merged: list[tuple[int, int, int, int]] = []
+Run = tuple[int, int, int, int]
+"""A run of chunks of one xorb: `(chunk start, chunk end, first byte, last byte)`."""
+
+
+def runs_by_xorb(terms: tuple[PlannedTerm, ...]) -> dict[str, list[Run]]:
+    """The distinct chunk runs a plan needs from each xorb, ascending (one pass)."""
+    runs: dict[str, set[Run]] = {}
+    for t in terms:
+        runs.setdefault(t.xorb, set()).add((t.start, t.end, t.first, t.last))
+    return {xorb: sorted(found) for xorb, found in runs.items()}
+
+
+def merged(runs: list[Run]) -> list[Run]:
+    """Ascending runs of one xorb, merged where they overlap or touch."""
+    out: list[Run] = []
     for run in runs:
-        if merged and run[0] <= merged[-1][1]:
-            last = merged[-1]
+        if out and run[0] <= out[-1][1]:
+            last = out[-1]
             if run[1] > last[1]:
-                merged[-1] = (last[0], run[1], last[2], run[3])
+                out[-1] = (last[0], run[1], last[2], run[3])
         else:
-            merged.append(run)
-    return merged
+            out.append(run)
+    return out

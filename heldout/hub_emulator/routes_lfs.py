@@ -26,12 +26,13 @@ from starlette.responses import Response
 
 from heldout.hub_emulator.errors import BadRequest, EntryNotFound, Forbidden
 from heldout.hub_emulator.repos import URL_PREFIXES
-from heldout.hub_emulator.responses import base_url, json_response
+from heldout.hub_emulator.responses import base_url, bounded_body, json_response
 from heldout.hub_emulator.services import Call
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 UPLOAD_LIFETIME = 3600
 MAX_OBJECTS = 1000
+MAX_OBJECT_SIZE = 2 * 1024**3  # the emulator keeps objects in memory while it checks them
 LFS_JSON = "application/vnd.git-lfs+json"
 
 
@@ -61,8 +62,8 @@ async def batch(call: Call) -> Response:
         size = item.get("size") if isinstance(item, dict) else None
         if not isinstance(oid, str) or not SHA256.match(oid):
             raise BadRequest("each object needs a sha256 'oid'")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise BadRequest(f"object {oid}: 'size' must be a non-negative integer")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_OBJECT_SIZE:
+            raise BadRequest(f"object {oid}: 'size' must be an integer from 0 to {MAX_OBJECT_SIZE}")
         entry: dict = {"oid": oid, "size": size, "authenticated": True}
         if oid not in call.state.blobs:
             expires = int(time.time()) + UPLOAD_LIFETIME
@@ -89,7 +90,7 @@ async def upload(call: Call) -> Response:
     good = hmac.compare_digest(query.get("sig", ""), _signature(call, oid, size, expires))
     if not SHA256.match(oid) or not good or expires < time.time():
         raise Forbidden("This upload URL is not signed, or has expired")
-    data = await call.request.body()
+    data = await bounded_body(call.request, size)
     if len(data) != size or hashlib.sha256(data).hexdigest() != oid:
         raise BadRequest("The uploaded bytes do not match the object's sha256 and size")
     await run_in_threadpool(call.state.put_lfs_object, oid, data)

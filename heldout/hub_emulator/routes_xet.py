@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heldout.hub_emulator.cas import Plan, merged_ranges
+from heldout.hub_emulator.cas import Plan, merged, runs_by_xorb
 from heldout.hub_emulator.errors import (
     BadRequest,
     Forbidden,
@@ -34,12 +34,14 @@ from heldout.hub_emulator.errors import (
     NotFound,
     RangeNotSatisfiable,
 )
-from heldout.hub_emulator.responses import base_url, error_response, json_response
+from heldout.hub_emulator.responses import base_url, bounded_body, error_response, json_response
 from heldout.hub_emulator.services import Call, Services
-from heldout.hub_emulator.xet_format import XetFormatError, hash_raw
+from heldout.hub_emulator.xet_format import MAX_XORB, XetFormatError, hash_raw
 from heldout.hub_emulator.xet_grants import Grants
 
 FETCH_LIFETIME = 3600
+MAX_BATCH = 1000  # file ids in one batch reconstruction
+MAX_SHARD = 64 * 1024 * 1024
 CAS_PREFIX = "/_xet"
 
 
@@ -95,7 +97,7 @@ def cas_routes(services: Services) -> list[Route]:
         if request.path_params["prefix"] != "default":
             raise BadRequest("The only xorb prefix is 'default'")
         xorb = hash_param(request, "hash")
-        data = await request.body()
+        data = await bounded_body(request, MAX_XORB)
         inserted = await run_in_threadpool(state.put_xorb, xorb, data)
         return json_response({"was_inserted": inserted})
 
@@ -124,13 +126,13 @@ def cas_routes(services: Services) -> list[Route]:
 
     @guarded("cas_shard_upload", write=True)
     async def post_shard(request: Request) -> Response:
-        inserted = await run_in_threadpool(state.put_shard, await request.body())
+        inserted = await run_in_threadpool(state.put_shard, await bounded_body(request, MAX_SHARD))
         return json_response({"result": 1 if inserted else 0})
 
     @guarded("cas_shard_upload", write=True)
     async def post_shard_v2(request: Request) -> Response:
         """The v2 answer is a stream of ndjson events; failure is its last event, not a status."""
-        body = await request.body()
+        body = await bounded_body(request, MAX_SHARD)
         events: list[dict] = [{"type": "validating", "verified": 0, "total": 1}]
         try:
             inserted = await run_in_threadpool(state.put_shard, body)
@@ -169,9 +171,8 @@ def cas_routes(services: Services) -> list[Route]:
 
     def v1_answer(request: Request, plan: Plan) -> dict:
         fetch: dict[str, list[dict]] = {}
-        for xorb in dict.fromkeys(t.xorb for t in plan.terms):
+        for xorb, runs in runs_by_xorb(plan.terms).items():
             url = fetch_url(request, xorb)
-            runs = sorted({(t.start, t.end, t.first, t.last) for t in plan.terms if t.xorb == xorb})
             fetch[xorb] = [
                 {"range": {"start": s, "end": e}, "url": url, "url_range": {"start": a, "end": b}}
                 for s, e, a, b in runs
@@ -191,10 +192,10 @@ def cas_routes(services: Services) -> list[Route]:
     async def reconstruction_v2(request: Request) -> Response:
         plan, _ = plan_for(request, hash_param(request, "file_id"))
         xorbs = {}
-        for xorb in dict.fromkeys(t.xorb for t in plan.terms):
+        for xorb, runs in runs_by_xorb(plan.terms).items():
             ranges = [
                 {"chunks": {"start": s, "end": e}, "bytes": {"start": a, "end": b}}
-                for s, e, a, b in merged_ranges(plan.terms, xorb)
+                for s, e, a, b in merged(runs)
             ]
             xorbs[xorb] = [{"url": fetch_url(request, xorb), "ranges": ranges}]
         return json_response(
@@ -208,8 +209,8 @@ def cas_routes(services: Services) -> list[Route]:
     @guarded("cas_reconstruction")
     async def batch_reconstruction(request: Request) -> Response:
         files: dict[str, list[dict]] = {}
-        fetch: dict[str, list[dict]] = {}
-        for file_id in dict.fromkeys(request.query_params.getlist("file_id")):
+        fetch: dict[str, dict[tuple[int, int], dict]] = {}
+        for file_id in dict.fromkeys(request.query_params.getlist("file_id")[:MAX_BATCH]):
             hash_raw(file_id)
             file = state.cas.files.get(file_id)
             if file is None:
@@ -217,9 +218,11 @@ def cas_routes(services: Services) -> list[Route]:
             answer = v1_answer(request, state.cas.plan(file_id, 0, file.size - 1))
             files[file_id] = answer["terms"]
             for xorb, infos in answer["fetch_info"].items():
-                known = fetch.setdefault(xorb, [])
-                known.extend(info for info in infos if info not in known)
-        return json_response({"files": files, "fetch_info": fetch})
+                known = fetch.setdefault(xorb, {})
+                for info in infos:
+                    known.setdefault((info["range"]["start"], info["range"]["end"]), info)
+        body = {"files": files, "fetch_info": {x: list(i.values()) for x, i in fetch.items()}}
+        return json_response(body)
 
     @guarded("cas_file_head")
     async def head_file(request: Request) -> Response:

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from heldout.hub_emulator.errors import BadRequest, Forbidden, HubError, NotFound, RateLimited
-from heldout.hub_emulator.responses import base_url, json_response
+from heldout.hub_emulator.responses import base_url, bounded_body, json_response
 from heldout.hub_emulator.services import Services
 from heldout.hub_emulator.xet_format import MAX_XORB
 
@@ -84,7 +84,7 @@ class Grants:
             raise Forbidden("This upload grant is unknown or has expired")
         if grant.data is not None:
             raise PreconditionFailed("This grant's xorb was uploaded already")
-        data = await request.body()
+        data = await bounded_body(request, grant.length)
         if len(data) != grant.length:
             raise BadRequest(f"The grant is for {grant.length} bytes, not {len(data)}")
         grant.data = data

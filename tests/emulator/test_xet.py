@@ -55,6 +55,8 @@ def test_binary_file_goes_through_xet_and_comes_back_byte_exact(
     # hf_xet computes the file hash on its own: the emulator agrees with it.
     [expected] = hf_xet.hash_files([str(local)])
     assert info.xet_hash == expected.hash
+    siblings = {s.rfilename: s for s in alice.dataset_info(dataset, files_metadata=True).siblings}
+    assert siblings["a.bin"].lfs is not None and siblings["a.bin"].lfs.sha256 == info.lfs.sha256
 
     before = emulator.counters()
     path = hf_hub_download(
