@@ -116,3 +116,53 @@ def test_lfs_upload_urls_are_signed_and_checked(
         json={"operation": "upload", "objects": [{"oid": oid, "size": len(content)}]},
     )
     assert anonymous.status_code == 401
+
+
+def test_an_lfs_object_uploaded_before_a_restart_can_be_committed_after(
+    make_server, tmp_path
+) -> None:
+    import hashlib
+    import json
+
+    content = b"\x00\x01binary payload" * 500
+    oid = hashlib.sha256(content).hexdigest()
+    auth = {"Authorization": f"Bearer {ALICE}"}
+    server = make_server(data_dir=tmp_path / "hub")
+    HfApi(endpoint=server.url, token=ALICE).create_repo("alice/lfs", repo_type="dataset")
+    with httpx.Client(base_url=server.url) as http:
+        batch = http.post(
+            "/datasets/alice/lfs.git/info/lfs/objects/batch",
+            json={"operation": "upload", "objects": [{"oid": oid, "size": len(content)}]},
+            headers=auth,
+        ).json()
+        assert (
+            http.put(batch["objects"][0]["actions"]["upload"]["href"], content=content).status_code
+            == 200
+        )
+    server.stop()
+
+    again = make_server(data_dir=tmp_path / "hub")
+    lines = [
+        {"key": "header", "value": {"summary": "add an LFS file"}},
+        {
+            "key": "lfsFile",
+            "value": {"path": "w.bin", "algo": "sha256", "oid": oid, "size": len(content)},
+        },
+    ]
+    with httpx.Client(base_url=again.url) as http:
+        answer = http.post(
+            "/api/datasets/alice/lfs/commit/main",
+            content="\n".join(json.dumps(line) for line in lines).encode(),
+            headers={**auth, "Content-Type": "application/x-ndjson"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert http.get("/datasets/alice/lfs/resolve/main/w.bin").content == content
+        unknown = dict(lines[1]["value"], oid="0" * 64, path="x.bin")
+        refused = http.post(
+            "/api/datasets/alice/lfs/commit/main",
+            content="\n".join(
+                json.dumps(line) for line in [lines[0], {"key": "lfsFile", "value": unknown}]
+            ).encode(),
+            headers={**auth, "Content-Type": "application/x-ndjson"},
+        )
+        assert refused.status_code == 400
