@@ -81,12 +81,14 @@ def index_xorb(data: bytes) -> tuple[str, StoredXorb]:
 
 
 class CasIndex:
-    """Xorbs by hash, files by Xet hash, and the Xet hash of each file sha256."""
+    """Xorbs by hash, files by Xet hash, the Xet hash of each file sha256, and the repos
+    (`(type, id)`) that uploaded or hold each file: a CAS token reads only its repo's."""
 
     def __init__(self) -> None:
         self.xorbs: dict[str, StoredXorb] = {}
         self.files: dict[str, XetFile] = {}
         self.by_sha256: dict[str, str] = {}
+        self.owners: dict[str, set[tuple[str, str]]] = {}
 
     def add_xorb(self, xorb_hash: str, stored: StoredXorb) -> None:
         self.xorbs[xorb_hash] = stored
@@ -94,6 +96,9 @@ class CasIndex:
     def add_file(self, file: XetFile) -> None:
         self.files[file.file_hash] = file
         self.by_sha256.setdefault(file.sha256, file.file_hash)
+
+    def add_owner(self, file_hash: str, repo: tuple[str, str]) -> None:
+        self.owners.setdefault(file_hash, set()).add(repo)
 
     def check_shard(
         self, data: bytes, read_xorb: Callable[[str], bytes]

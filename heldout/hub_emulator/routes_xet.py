@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heldout.hub_emulator.cas import Plan, merged, runs_by_xorb
+from heldout.hub_emulator.cas import Plan, XetFile, merged, runs_by_xorb
 from heldout.hub_emulator.errors import (
     BadRequest,
     Forbidden,
@@ -52,7 +52,7 @@ async def xet_token(call: Call) -> Response:
     revision = call.route.revision
     if not (write and revision == "None"):  # "None": a write token for a new pull request
         await run_in_threadpool(call.state.locked, lambda: repo.resolve(revision))
-    token, expires = call.services.xet_tokens.issue(write)
+    token, expires = call.services.xet_tokens.issue(write, repo.key)
     cas_url = f"{base_url(call.request)}{CAS_PREFIX}"
     headers = {
         "X-Xet-Cas-Url": cas_url,
@@ -76,7 +76,8 @@ def cas_routes(services: Services) -> list[Route]:
                 services.counters.add(name)
                 try:
                     if auth:
-                        tokens.check(request.headers.get("authorization"), write=write)
+                        authorization = request.headers.get("authorization")
+                        request.state.xet_repo = tokens.check(authorization, write=write)
                     return await handler(request)
                 except XetFormatError as error:
                     return error_response(BadRequest(str(error)), head=request.method == "HEAD")
@@ -126,7 +127,8 @@ def cas_routes(services: Services) -> list[Route]:
 
     @guarded("cas_shard_upload", write=True)
     async def post_shard(request: Request) -> Response:
-        inserted = await run_in_threadpool(state.put_shard, await bounded_body(request, MAX_SHARD))
+        data = await bounded_body(request, MAX_SHARD)
+        inserted = await run_in_threadpool(state.put_shard, data, request.state.xet_repo)
         return json_response({"result": 1 if inserted else 0})
 
     @guarded("cas_shard_upload", write=True)
@@ -135,7 +137,7 @@ def cas_routes(services: Services) -> list[Route]:
         body = await bounded_body(request, MAX_SHARD)
         events: list[dict] = [{"type": "validating", "verified": 0, "total": 1}]
         try:
-            inserted = await run_in_threadpool(state.put_shard, body)
+            inserted = await run_in_threadpool(state.put_shard, body, request.state.xet_repo)
         except XetFormatError as error:
             events.append({"type": "error", "message": str(error), "retryable": False})
         else:
@@ -150,10 +152,15 @@ def cas_routes(services: Services) -> list[Route]:
             headers={"Cache-Control": "no-cache"},
         )
 
-    def plan_for(request: Request, file_id: str) -> tuple[Plan, int]:
+    def readable(request: Request, file_id: str) -> XetFile:
+        """A file the token's repo holds (or uploaded); any other is not found."""
         file = state.cas.files.get(file_id)
-        if file is None:
-            raise NotFound(f"No Xet file {file_id}")
+        if file is None or request.state.xet_repo not in state.cas.owners.get(file_id, ()):
+            raise NotFound(f"No Xet file {file_id} in this repo")
+        return file
+
+    def plan_for(request: Request, file_id: str) -> tuple[Plan, int]:
+        file = readable(request, file_id)
         span = parse_single_range(request.headers.get("range"), file.size)
         first, last = span if span is not None else (0, file.size - 1)
         return state.cas.plan(file_id, first, last), file.size
@@ -212,9 +219,7 @@ def cas_routes(services: Services) -> list[Route]:
         fetch: dict[str, dict[tuple[int, int], dict]] = {}
         for file_id in dict.fromkeys(request.query_params.getlist("file_id")[:MAX_BATCH]):
             hash_raw(file_id)
-            file = state.cas.files.get(file_id)
-            if file is None:
-                raise NotFound(f"No Xet file {file_id}")
+            file = readable(request, file_id)
             answer = v1_answer(request, state.cas.plan(file_id, 0, file.size - 1))
             files[file_id] = answer["terms"]
             for xorb, infos in answer["fetch_info"].items():
@@ -226,9 +231,7 @@ def cas_routes(services: Services) -> list[Route]:
 
     @guarded("cas_file_head")
     async def head_file(request: Request) -> Response:
-        file = state.cas.files.get(hash_param(request, "file_id"))
-        if file is None:
-            raise NotFound("No such file")
+        file = readable(request, hash_param(request, "file_id"))
         return Response(b"", headers={"Content-Length": str(file.size)})
 
     @guarded("cas_dedupe_query")

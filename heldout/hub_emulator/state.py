@@ -210,20 +210,24 @@ class HubState:
             self._record({"t": "xorb", "hash": xorb_hash, "at": placed.get(key)})
             return True
 
-    def put_shard(self, data: bytes) -> bool:
-        """Register the files a shard describes (checked against the stored xorbs) and keep
-        each file's bytes for plain downloads; False if every file was known already."""
+    def put_shard(self, data: bytes, repo: tuple[str, str]) -> bool:
+        """Register the files a shard describes (checked against the stored xorbs) for
+        `repo`, and keep each file's bytes for plain downloads; False if no file was new."""
         files = self.cas.check_shard(data, lambda xorb: self.blobs.get(f"xorb:{xorb}"))
         with self._lock:
             fresh = [
                 (file, content) for file, content in files if file.file_hash not in self.cas.files
             ]
-            if not fresh:
+            owned = self.cas.owners
+            claimed = [f.file_hash for f, _ in files if repo not in owned.get(f.file_hash, ())]
+            if not fresh and not claimed:
                 return False
             placed = self.blobs.put_many({file.sha256: content for file, content in fresh})
             self._record(
                 {
                     "t": "xet_files",
+                    "repo": list(repo),
+                    "owned": claimed,
                     "files": [
                         [
                             f.file_hash,
@@ -236,7 +240,7 @@ class HubState:
                     "blobs": {sha: list(where) for sha, where in placed.items()},
                 }
             )
-            return True
+            return bool(fresh)
 
     def put_lfs_object(self, sha256: str, data: bytes) -> None:
         """Keep content uploaded through the LFS basic transfer (the caller checked its sha256)."""
@@ -297,6 +301,9 @@ class HubState:
             changes: list[Change] = [(path, _row_entry(e)) for path, e in event["changes"]]
             seq = len(repo.commits)
             repo.tree.apply(seq, changes)
+            for _, entry in changes:
+                if entry is not None and entry.xet_hash:
+                    self.cas.add_owner(entry.xet_hash, key)  # a repo reads what it holds
             repo.add_commit(
                 Commit(
                     seq=seq,
@@ -336,6 +343,8 @@ class HubState:
             self.cas.add_file(
                 XetFile(file_hash, sha256, size, tuple(Term(*term) for term in terms))
             )
+        for file_hash in event.get("owned", []):
+            self.cas.add_owner(file_hash, (event["repo"][0], event["repo"][1]))
 
 
 def _entry_row(entry: FileEntry | None) -> list[Any] | None:

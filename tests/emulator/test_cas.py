@@ -90,6 +90,14 @@ def test_reconstruction_ranges_and_signed_fetches(
     assert sum(term["unpacked_length"] for term in v1["terms"]) == len(content)
     assert http.get(f"{cas}/v2/reconstructions/{'ab' * 32}", headers=auth).status_code == 404
     assert http.get(f"{cas}/v2/reconstructions/{file_id}").status_code == 401
+    # A token is scoped to its repo: another public repo's token cannot read this file.
+    other = f"{dataset}-other"
+    HfApi(endpoint=http.base_url.__str__().rstrip("/"), token=ALICE).create_repo(
+        other, repo_type="dataset"
+    )
+    _, elsewhere = token(http, other, "read")
+    assert http.get(f"{cas}/v2/reconstructions/{file_id}", headers=elsewhere).status_code == 404
+    assert http.head(f"{cas}/v1/files/{file_id}", headers=elsewhere).status_code == 404
 
 
 def test_cas_refuses_bad_tokens_tampered_xorbs_and_false_shards(
