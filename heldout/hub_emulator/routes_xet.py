@@ -2,13 +2,15 @@
 
 - `GET /api/{type}s/{repo}/xet-{write|read}-token/{rev}`: a short-lived CAS token for
   a caller who may write (or read) the repo, as JSON (`accessToken`, `exp`, `casUrl`)
-  and as the `X-Xet-*` headers `huggingface_hub` reads.
+  and as the `X-Xet-*` headers `huggingface_hub` reads. A token reads only the files
+  its repo uploaded or holds; xorbs (shared content) are not scoped.
 - The CAS, under `{emulator}/_xet`: xorb upload and existence check, shard upload (v1,
   and v2 with its ndjson progress stream), reconstructions (v1, v2, batch) honouring
   `Range`, file existence, and the chunk dedupe query (always 404: no global dedupe).
 - Xorb uploads through grants (see `xet_grants`), as `hf_xet` tries first.
 - Xorb bytes are fetched from `/_xet/fetch/{xorb}` URLs that the reconstruction answer
-  signs (HMAC, with an expiry), with `Range` (one range, or several answered as
+  signs (HMAC, with an expiry; the whole xorb, not only the ranges listed, as the
+  Hub's signed ranges would), with `Range` (one range, or several answered as
   `multipart/byteranges`).
 
 Every CAS request is counted under a `cas_*` name; faults are not injected here.
