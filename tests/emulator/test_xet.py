@@ -46,6 +46,7 @@ def test_binary_file_goes_through_xet_and_comes_back_byte_exact(
     )
     used = delta(emulator, before)
     assert all(used[name] >= 1 for name in XET_UPLOAD), used
+    assert used["unknown"] == 0  # the client asked for nothing the emulator does not serve
 
     [info] = alice.get_paths_info(dataset, ["a.bin"], repo_type="dataset")
     assert isinstance(info, RepoFile) and info.lfs is not None
@@ -65,6 +66,7 @@ def test_binary_file_goes_through_xet_and_comes_back_byte_exact(
     assert Path(path).read_bytes() == content
     used = delta(emulator, before)
     assert all(used[name] >= 1 for name in XET_DOWNLOAD), used
+    assert used["unknown"] == 0
 
 
 def test_text_files_stay_inline_and_large_ones_go_through_xet(
