@@ -186,3 +186,23 @@ def test_lz4_and_byte_grouped_chunks_from_the_client_are_read_back(
                 data = http.get(fetch["url"], headers={"Range": f"bytes=0-{last}"}).content
                 schemes.update(chunk.scheme for chunk in parse_chunks(data))
     assert schemes >= {1, 2}  # LZ4 and ByteGrouping4LZ4
+
+
+def test_batch_reconstruction_and_multi_range_fetches(
+    uploaded: dict, http: httpx.Client, dataset: str
+) -> None:
+    cas, auth = token(http, dataset, "read")
+    file_id = uploaded["file"]
+    batch = http.get(f"{cas}/v1/reconstructions", params=[("file_id", file_id)] * 2, headers=auth)
+    assert batch.status_code == 200
+    body = batch.json()
+    assert list(body["files"]) == [file_id]
+    [(xorb, [fetch])] = uploaded["plan"]["xorbs"].items()
+    assert xorb in body["fetch_info"]
+    whole = http.get(fetch["url"], headers={"Range": "bytes=0-99"}).content
+    parts = http.get(fetch["url"], headers={"Range": "bytes=0-9,20-29"})
+    assert parts.status_code == 206
+    boundary = parts.headers["content-type"].split("boundary=")[1]
+    chunks = [p for p in parts.content.split(f"--{boundary}".encode()) if b"Content-Range" in p]
+    assert [c.split(b"\r\n\r\n", 1)[1][:-2] for c in chunks] == [whole[0:10], whole[20:30]]
+    assert b"Content-Range: bytes 20-29/" in chunks[1]
