@@ -21,7 +21,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
@@ -42,6 +42,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.hf_api import RepoFile
+from huggingface_hub.utils import build_hf_headers, paginate
 from huggingface_hub.utils._http import default_client_factory
 
 from heldout.errors import (
@@ -71,6 +72,15 @@ _REPO_TYPES = ("dataset", "model", "space")
 BLOB_CACHE_ITEMS = 4096  # small JSON files: entries, user indexes, hash records
 BLOB_CACHE_ITEM = 64 * 1024
 PATHS_PER_REQUEST = 100
+DEFAULT_BRANCH = "main"
+NONCE_TAG = "heldout-commit: "
+_NONCE = re.compile(r"heldout-commit: ([0-9a-f]{32})")
+
+
+def nonce_in(text: str) -> str | None:
+    """The heldout nonce a commit's description carries, if any."""
+    found = _NONCE.search(text)
+    return found.group(1) if found else None
 
 
 _timeout_in_use: float | None = None
@@ -279,7 +289,7 @@ class HubStore:
         return Path(local).read_bytes()
 
     def _send_commit(
-        self, operations: list[Operation], message: str, parent: str, marker: bytes
+        self, operations: list[Operation], message: str, parent: str, marker: bytes, nonce: str
     ) -> str:
         """One `create_commit`; fresh operation objects each time, as the client mutates them."""
         hub_ops: list[CommitOperationAdd | CommitOperationDelete] = [
@@ -294,10 +304,25 @@ class HubStore:
             self.repo_id,
             hub_ops,
             commit_message=message,
+            commit_description=f"{NONCE_TAG}{nonce}",
             repo_type=self.repo_type,
             parent_commit=parent,
         )
         return info.oid
+
+    def _commits_since(self, parent: str) -> Iterator[tuple[str, str]]:
+        """(id, title and message) of each commit after `parent`, newest first.
+
+        Reads the history page by page and stops at `parent`, so it costs one request
+        when fewer than a page of commits were made since. Raises `Conflict` if the
+        history does not reach `parent` (rewritten, or not ours to read)."""
+        url = f"{self._api.endpoint}/api/{self.repo_type}s/{self.repo_id}/commits/{DEFAULT_BRANCH}"
+        headers = build_hf_headers(token=self._token)
+        for item in paginate(url, params={}, headers=headers):
+            if item.get("id") == parent:
+                return
+            yield str(item.get("id")), f"{item.get('title') or ''}\n{item.get('message') or ''}"
+        raise Conflict(f"commit to {self.repo_id}: the history does not reach the parent commit")
 
     # -- retries and errors -----------------------------------------------------------
 
@@ -342,7 +367,15 @@ class HubStore:
 
 
 class _CommitAttempts:
-    """One logical commit: attempts that reconcile before resending an unknown outcome."""
+    """One logical commit: attempts that look for an earlier one before resending.
+
+    The commit's nonce is in its marker file and in its description. When a reply is
+    lost, every commit made since `parent` is listed (newest first, stopping at
+    `parent`) and searched for the nonce: found means it landed, even if other writers
+    have committed on top since; not found and the head unmoved means it is safe to
+    send again; not found and the head moved means it can no longer land (its parent is
+    stale), which is an honest `Conflict`.
+    """
 
     def __init__(self, store: HubStore, operations: list[Operation], message: str, parent: str):
         self.store = store
@@ -365,48 +398,36 @@ class _CommitAttempts:
 
     def _attempt(self) -> str:
         if self.outcome_unknown:
-            landed = self._reconcile()
+            landed, head = self._find_landed()
             if landed is not None:
                 return landed
+            if head != self.parent:
+                raise Conflict(
+                    f"commit to {self.store.repo_id}: the branch has moved past the parent"
+                    " and this commit is not in it; re-read and re-plan"
+                )
             self.outcome_unknown = False
         try:
-            return self.store._send_commit(self.operations, self.message, self.parent, self.marker)
+            return self.store._send_commit(
+                self.operations, self.message, self.parent, self.marker, self.nonce
+            )
         except Exception as exc:
             if http_status(exc) == 412 and self.ever_unknown:
-                landed = self._landed_head()  # an earlier, "lost" attempt won the race
+                landed, _ = self._find_landed()  # an earlier, "lost" attempt won the race
                 if landed is not None:
                     return landed
             if is_transient(exc) and _may_have_landed(exc):
                 self.outcome_unknown = self.ever_unknown = True
             raise
 
-    def _reconcile(self) -> str | None:
-        """The head if our commit landed; None if it surely did not; else `Conflict`."""
-        head = self.store._head_once()
-        if head == self.parent:
-            return None
-        if self._marker_nonce(head) == self.nonce:
-            return head
-        raise Conflict(
-            f"commit to {self.store.repo_id}: the reply was lost and the branch has moved"
-            " past the parent since; re-read and re-plan"
-        )
-
-    def _landed_head(self) -> str | None:
-        head = self.store._head_once()
-        return head if self._marker_nonce(head) == self.nonce else None
-
-    def _marker_nonce(self, revision: str) -> str | None:
-        try:
-            data = self.store._read_once(MARKER, revision)
-        except EntryNotFoundError as exc:
-            if is_transient(exc):  # a download that fell back to the cache, not an answer
-                raise
-            return None
-        try:
-            return json.loads(data).get("nonce")
-        except (ValueError, AttributeError):
-            return None
+    def _find_landed(self) -> tuple[str | None, str]:
+        """(our commit's id if it is among the commits since `parent`, the head)."""
+        head: str | None = None
+        for commit_id, text in self.store._commits_since(self.parent):
+            head = head or commit_id
+            if nonce_in(text) == self.nonce:
+                return commit_id, head
+        return None, head or self.parent
 
 
 def _may_have_landed(exc: BaseException) -> bool:
