@@ -112,7 +112,7 @@ def test_eight_writers_increment_a_counter_exactly_forty_times(store: Store) -> 
 
 
 def test_listing_goes_past_one_page(store: Store, backend: str, request) -> None:
-    if backend == "hub":
+    if backend != "local":
         request.getfixturevalue("faults").page_size = 5
     write(store, {f"many/{i:02d}.json": b"{}" for i in range(23)})
     write(store, {"other/x": b""})
@@ -156,6 +156,8 @@ def test_eight_processes_count_to_forty_when_commit_replies_get_lost(
     store: Store, backend: str, chaos
 ) -> None:
     """Processes, under faults and lost replies together (the harder of the two)."""
+    if backend == "hub_without_paths_info":
+        pytest.skip("processes never call paths-info: the hub variant covers this")
     write(store, {"counter": b"0"})
     fault_rate, lost_reply_rate = CHAOS["faults and lost replies"]
     if backend == "hub":
@@ -197,3 +199,25 @@ def test_a_landed_commit_is_reported_landed_though_another_was_made_on_top(
     assert store.read("counter", landed) == b"1"
     assert store.head() != landed  # the other commit is on top of ours
     assert store.read("counter") == b"1" and store.read("elsewhere") == b"x"
+
+
+def test_read_many_through_folder_listings_when_paths_info_is_missing(
+    hub_without_paths_info_store: Store, emulator
+) -> None:
+    """Asks `paths-info` once, then lists the folders involved instead."""
+    store = hub_without_paths_info_store
+    head = write(store, {"u/a.json": b"A", "u/b.json": b"B", "top.json": b"T"})
+    paths = ["u/a.json", "u/b.json", "u/gone.json", "top.json", "nowhere/x.json"]
+    emulator.reset_counters()
+    first = read_many(store, paths, head)
+    assert first == {
+        "u/a.json": b"A",
+        "u/b.json": b"B",
+        "u/gone.json": None,
+        "top.json": b"T",
+        "nowhere/x.json": None,
+    }
+    assert emulator.counters().get("paths_info") == 1
+    emulator.reset_counters()
+    assert read_many(store, paths, head) == first
+    assert emulator.counters() == {"tree": 3}  # one listing per folder, contents cached
