@@ -2,20 +2,29 @@
 
 huggingface_hub 2.4 sends every request through one `httpx2.Client`, made by a factory
 that `set_client_factory` replaces. heldout installs its own factory once: the stock
-client (`default_client_factory`) plus request hooks. These are private-ish hooks of
-huggingface_hub; tests/store/test_hf_contract.py checks that they still exist and
-behave, and names the version they were checked against.
+client (`default_client_factory`) plus event hooks that bound each request's timeout
+and count each request in the process's rate governor (`governor.py`). These are
+private-ish hooks of huggingface_hub; tests/store/test_hf_contract.py checks that they
+still exist and behave, and names the version they were checked against.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 
 import httpx2
 from huggingface_hub import set_client_factory
 from huggingface_hub.utils._http import default_client_factory
 
-_timeout_in_use: float | None = None
+from heldout.queue.governor import Kind, governor
+
+_API_REPO = re.compile(r"/api/(?:models|datasets|spaces)/([^/]+/[^/]+)(?:/|$)")
+_RESOLVE_REPO = re.compile(r"^/(?:datasets/|spaces/)?([^/]+/[^/]+)/resolve/")
+_COMMIT = re.compile(r"^/api/(?:models|datasets|spaces)/[^/]+/[^/]+/commit/")
+
+_timeout: float | None = None
+_installed = False
 _lock = threading.Lock()
 
 
@@ -28,23 +37,64 @@ def use_http_timeout(seconds: float) -> None:
     client is shared by the whole process, so this is process-wide and set only once
     per value: replacing the factory closes the current client.
     """
-    global _timeout_in_use
+    global _timeout
     with _lock:
-        if _timeout_in_use == seconds:
+        if _installed and _timeout == seconds:
             return
-        _timeout_in_use = seconds
+        _timeout = seconds
+        _install()
 
-        bounds = httpx2.Timeout(seconds, connect=min(seconds, 10.0)).as_dict()
 
-        def bound(request: httpx2.Request) -> None:
-            # HfApi passes `timeout=None` explicitly, which overrides a client default,
-            # so the bound is filled in here, just before the request is sent.
+def ensure_client() -> None:
+    """Install heldout's client factory (request counting) unless it already is."""
+    with _lock:
+        if not _installed:
+            _install()
+
+
+def classify(method: str, path: str) -> tuple[Kind, str | None]:
+    """What the Hub counts a request as (download = a resolve), and the repo it names."""
+    resolve = _RESOLVE_REPO.match(path)
+    if resolve and "/api/" not in path:
+        return "download", resolve.group(1)
+    api = _API_REPO.search(path)
+    return "api", api.group(1) if api else None
+
+
+def _install() -> None:
+    global _installed
+    bounds = (
+        httpx2.Timeout(_timeout, connect=min(_timeout, 10.0)).as_dict()
+        if _timeout is not None
+        else None
+    )
+
+    def bound(request: httpx2.Request) -> None:
+        # HfApi passes `timeout=None` explicitly, which overrides a client default,
+        # so the bound is filled in here, just before the request is sent.
+        if bounds is not None:
             given = request.extensions.get("timeout") or {}
             request.extensions["timeout"] = {k: given.get(k) or v for k, v in bounds.items()}
 
-        def factory() -> httpx2.Client:
-            client = default_client_factory()
-            client.event_hooks["request"].append(bound)
-            return client
+    def counted(request: httpx2.Request) -> None:
+        kind, repo = classify(request.method, request.url.path)
+        governor().count(kind, _token(request), repo)
 
-        set_client_factory(factory)
+    def committed(response: httpx2.Response) -> None:
+        request = response.request
+        if request.method == "POST" and _COMMIT.match(request.url.path) and response.is_success:
+            governor().count("commit", _token(request), classify("POST", request.url.path)[1])
+
+    def factory() -> httpx2.Client:
+        client = default_client_factory()
+        client.event_hooks["request"].extend([bound, counted])
+        client.event_hooks["response"].append(committed)
+        return client
+
+    set_client_factory(factory)
+    _installed = True
+
+
+def _token(request: httpx2.Request) -> str | None:
+    value = request.headers.get("authorization") or ""
+    return value[7:] if value.lower().startswith("bearer ") else None

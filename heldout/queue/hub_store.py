@@ -7,7 +7,8 @@ The store is a thin facade over parts that each hold one concept:
 - `hub_reads`: reads by content id and commit sha, `paths-info` or its fallback;
 - `hub_errors`: the client's errors, translated into heldout's;
 - `hub_client`: the process's shared HTTP client (timeout, request counting);
-- `retry` and `governor`: the one retry policy, and the process-wide rate governor.
+- `retry` and `governor`: the one retry policy, and the process-wide rate governor
+  that every attempt asks for leave (so a 429 is waited out once per process).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from heldout.errors import Conflict, HeldoutError, InvalidPath
+from heldout.queue.governor import Group, governor
 from heldout.queue.hub_calls import HubCalls
-from heldout.queue.hub_client import use_http_timeout
+from heldout.queue.hub_client import ensure_client, use_http_timeout
 from heldout.queue.hub_commit import MARKER, MARKER_FOLDER, CommitAttempts
 from heldout.queue.hub_errors import translate
 from heldout.queue.hub_reads import HubReads
-from heldout.queue.retry import RetryPolicy, is_transient
+from heldout.queue.retry import Allowance, RetryPolicy, http_status, is_transient, retry_after
 from heldout.queue.store import (
     Operation,
     check_operations,
@@ -69,10 +71,12 @@ class HubStore:
         self.repo_type = repo_type
         self._token, self._endpoint = token, endpoint  # tests reopen a store with these
         self._calls = HubCalls(self.repo_id, repo_type, token, endpoint)
-        self._retry = RetryPolicy(budget=retry_seconds, sleep=sleep)
+        self._retry = RetryPolicy(budget=retry_seconds, sleep=sleep, retry_after_waits=False)
         self._reads = HubReads(self._calls, self._run)
         if http_timeout is not None:
             use_http_timeout(http_timeout)
+        else:
+            ensure_client()  # every request is counted by the process's governor
 
     @classmethod
     def create(
@@ -142,23 +146,34 @@ class HubStore:
         if not isinstance(parent, str) or not _COMMIT_ID.match(parent):
             raise Conflict(f"parent {str(parent)[:80]!r} is not a commit id, so not the head")
         attempts = CommitAttempts(self._calls, operations, message or "heldout update", parent)
-        landed = self._run(attempts.attempt, f"commit to {self.repo_id}")
+        landed = self._run(attempts.attempt, f"commit to {self.repo_id}", group="commit")
         self._reads.remember_commit(operations, landed)
         return landed
 
     # -- retries and errors -----------------------------------------------------------
 
-    def _run(self, attempt: Callable[[], T], what: str) -> T:
-        """Retry transient failures; translate every other error at this boundary."""
+    def _run(self, attempt: Callable[[], T], what: str, group: Group = "read") -> T:
+        """Retry transient failures; translate every other error at this boundary.
 
-        def translated() -> T:
+        Each attempt first gets leave from the process's governor, so that while the
+        Hub holds this repo's reads or commits (429), all threads wait once, together,
+        and only one probe is sent per `Retry-After`."""
+
+        def governed(allowance: Allowance) -> T:
+            ticket = governor().admit(
+                self.repo_id, group, max_wait=allowance.left(), sleep=allowance.sleep, what=what
+            )
             try:
-                return attempt()
-            except HeldoutError:
-                raise
-            except Exception as exc:
+                result = attempt()
+            except BaseException as exc:
+                status = http_status(exc) if isinstance(exc, Exception) else None
+                governor().settle(ticket, status, retry_after(exc) if status == 429 else None)
+                if isinstance(exc, HeldoutError) or not isinstance(exc, Exception):
+                    raise
                 if is_transient(exc):
                     raise
                 raise translate(exc, what) from exc
+            governor().settle(ticket, 200, None)
+            return result
 
-        return self._retry.run(translated, what)
+        return self._retry.run_with_allowance(governed, what)

@@ -109,19 +109,36 @@ class _WaitRetryAfter(wait_base):
         return asked if self.honour else 0.0
 
 
+class Allowance:
+    """One call's retry budget: every second slept for it, here or at the governor."""
+
+    def __init__(self, budget: float, sleep: Callable[[float], None]) -> None:
+        self.budget = budget
+        self.slept = 0.0
+        self._sleep = sleep
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:  # a zero wait is the governor's turn to wait: nothing to sleep
+            self.slept += seconds
+            self._sleep(seconds)
+
+    def left(self) -> float:
+        return max(0.0, self.budget - self.slept)
+
+
 class _StopWhenBudgetSpent(stop_base):
     """Stop when the next wait (slept here or at the governor) would pass the budget."""
 
-    def __init__(self, budget: float) -> None:
-        self.budget = budget
+    def __init__(self, allowance: Allowance) -> None:
+        self.allowance = allowance
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
         upcoming = max(retry_state.upcoming_sleep, (retry_after(error) if error else None) or 0)
-        slept = retry_state.idle_for + upcoming
+        budget = self.allowance.budget
         spent = retry_state.seconds_since_start or 0.0
-        return slept > self.budget or spent + upcoming > self.budget
+        return self.allowance.slept + upcoming > budget or spent + upcoming > budget
 
 
 @dataclass(frozen=True)
@@ -137,18 +154,23 @@ class RetryPolicy:
 
     def run(self, attempt: Callable[[], T], what: str) -> T:
         """Call `attempt` until it succeeds, fails for good, or the budget runs out."""
+        return self.run_with_allowance(lambda _: attempt(), what)
+
+    def run_with_allowance(self, attempt: Callable[[Allowance], T], what: str) -> T:
+        """Like `run`; each attempt gets the call's `Allowance`, to wait within it."""
+        allowance = Allowance(self.budget, self.sleep)
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(is_transient),
             wait=_WaitRetryAfter(
                 tenacity.wait_random_exponential(multiplier=self.initial, max=self.maximum),
                 honour=self.retry_after_waits,
             ),
-            stop=_StopWhenBudgetSpent(self.budget),
-            sleep=self.sleep,
+            stop=_StopWhenBudgetSpent(allowance),
+            sleep=allowance.sleep,
             reraise=False,
         )
         try:
-            return retrying(attempt)
+            return retrying(lambda: attempt(allowance))
         except tenacity.RetryError as exc:
             last = exc.last_attempt.exception()
             assert last is not None

@@ -18,6 +18,15 @@ from store_helpers import TOKEN, RecordingSleep, unique_repo
 from heldout.queue.store import Store
 
 
+@pytest.fixture(autouse=True)
+def fresh_governor() -> Iterator[object]:
+    """Each store test starts with a governor that has seen nothing."""
+    from heldout.queue.governor import reset_governor
+
+    yield reset_governor()
+    reset_governor()
+
+
 @pytest.fixture()
 def sleeps() -> RecordingSleep:
     return RecordingSleep()

@@ -133,6 +133,6 @@ def test_with_a_governor_retry_after_is_checked_against_the_budget_but_not_slept
     sleeps: list[float] = []
     policy = RetryPolicy(budget=60, sleep=sleeps.append, retry_after_waits=False)
     assert policy.run(failing(http_error(429, {"Retry-After": "7"})), "commit") == "done"
-    assert sleeps == [0.0]
+    assert sleeps == []
     with pytest.raises(TransientError, match="3600"):
         policy.run(failing(http_error(429, {"Retry-After": "3600"})), "commit")
