@@ -28,7 +28,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
@@ -36,6 +35,15 @@ from typing import TypeVar
 import filelock
 
 from heldout.errors import Conflict, InvalidPath, NotFound, StoreError, TransientError
+from heldout.queue.local_files import (
+    CommitRecord,
+    fsync_file,
+    parents,
+    planned_changes,
+    read_file,
+    remove_file,
+    walk_files,
+)
 from heldout.queue.retry import RetryPolicy
 from heldout.queue.store import (
     Add,
@@ -52,24 +60,6 @@ T = TypeVar("T")
 _COMMIT_ID = re.compile(r"^[0-9a-f]{40}$")
 _LOCK_TIMEOUT = 120.0
 _CACHE_LIMIT = 4096
-
-
-@dataclass(frozen=True)
-class CommitRecord:
-    """One entry of the commit log: what changed, when, and on top of what."""
-
-    id: str
-    parent: str | None
-    message: str
-    time: str
-    changes: dict[str, str | None]  # path -> sha256 of the new content, None when deleted
-
-    def to_json(self) -> bytes:
-        return json.dumps(vars(self), sort_keys=True).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> CommitRecord:
-        return cls(**json.loads(data))
 
 
 class LocalStore:
@@ -135,7 +125,7 @@ class LocalStore:
         among the commits since `parent`?"; if it is, the commit is reported as landed even
         when other commits have been made on top of it since."""
         check_operations(operations)
-        changes = _changes(operations)
+        changes = planned_changes(operations)
         record = self._new_record(parent, message, changes)
         attempts = 0
 
@@ -157,13 +147,13 @@ class LocalStore:
     def _list_once(self, prefix: str) -> list[str]:
         with self._locked():
             base = self._tree / prefix if prefix else self._tree
-            found = list(_walk_files(base, prefix))
+            found = list(walk_files(base, prefix))
         return sorted(found)
 
     def _read_once(self, path: str, revision: str | None) -> bytes:
         with self._locked():
             if revision is None or revision == self._ref("HEAD"):
-                return _read_file(self._tree / path, path)
+                return read_file(self._tree / path, path)
         return self._read_old(path, revision)
 
     def _commit_once(
@@ -266,9 +256,9 @@ class LocalStore:
         folders_ok: set[str] = set()
         for path in added:
             target = self._in_tree(path)
-            if os.path.isdir(target) and any(_walk_files(Path(target), path)):
+            if os.path.isdir(target) and any(walk_files(Path(target), path)):
                 raise InvalidPath(f"cannot write {path!r}: it is a folder in the repo")
-            for folder in _parents(path):
+            for folder in parents(path):
                 if folder in folders_ok:
                     continue
                 if folder in added or (
@@ -281,7 +271,7 @@ class LocalStore:
         """Make `tree/` show `changes`. Idempotent, so a replay may repeat it."""
         for path, sha in changes.items():
             if sha is None:
-                _remove_file(self._tree, path)
+                remove_file(self._tree, path)
         for path, sha in changes.items():
             if sha is not None:
                 self._place(self._in_tree(path), self._blob_path(sha))
@@ -319,7 +309,7 @@ class LocalStore:
                 staged[sha] = self._write_tmp(op.content, sync=False)
         for sha, tmp in staged.items():
             if self._durable:
-                _fsync_file(tmp)
+                fsync_file(tmp)
             os.replace(tmp, self._blob_path(sha))
         if staged:
             self._sync_dir(self._objects)
@@ -400,56 +390,3 @@ class LocalStore:
         """Remove scratch files of writers that died; only safe while holding the lock."""
         for entry in os.scandir(self._tmp):
             Path(entry.path).unlink(missing_ok=True)
-
-
-def _walk_files(folder: Path, prefix: str) -> Iterator[str]:
-    """Repo paths of the files under `folder`, without reading any of them."""
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
-        path = f"{prefix}/{entry.name}" if prefix else entry.name
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk_files(Path(entry.path), path)
-        elif entry.is_file(follow_symlinks=False):
-            yield path
-
-
-def _changes(operations: list[Operation]) -> dict[str, str | None]:
-    """Pure: path -> sha256 of its new content, or None when deleted."""
-    return {
-        op.path: hashlib.sha256(op.content).hexdigest() if isinstance(op, Add) else None
-        for op in operations
-    }
-
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _parents(path: str) -> Iterator[str]:
-    parts = path.split("/")
-    for end in range(1, len(parts)):
-        yield "/".join(parts[:end])
-
-
-def _remove_file(tree: Path, path: str) -> None:
-    """Delete one file and the folders it leaves empty; a missing file is fine."""
-    (tree / path).unlink(missing_ok=True)
-    for folder in reversed(list(_parents(path))):
-        try:
-            (tree / folder).rmdir()
-        except OSError:  # not empty, or already gone
-            break
-
-
-def _read_file(file: Path, path: str) -> bytes:
-    try:
-        return file.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise NotFound(f"no file {path!r} at the head") from None
