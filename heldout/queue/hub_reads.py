@@ -1,9 +1,9 @@
 """Reading files from a Hub repo with as few requests as the answers allow.
 
-- A file is fetched with one GET; its content id (the git blob id in the ETag) and the
-  commit sha it was read at are remembered, so a read at a commit sha already seen
-  costs no request at all, and the same content under another path or revision is
-  never fetched twice.
+- A file is fetched with one GET (no HEAD first); its content id (the git blob id in
+  the ETag) and the commit sha it was read at are remembered, so a read at a commit
+  sha already seen costs no request at all (`read_many` too, absent files included),
+  and the same content under another path or revision is never fetched twice.
 - `read_many` asks `paths-info` for the blob ids of many files in one request and
   fetches only contents not seen before. A Hub-compatible server without `paths-info`
   (it answers 404 or 405 without an error code) gets the same answer through the
@@ -35,6 +35,7 @@ PATHS_PER_REQUEST = 100
 CACHE_ITEM_BYTES = 1024 * 1024
 CACHE_TOTAL_BYTES = 64 * 1024 * 1024
 _COMMIT_ID = re.compile(r"^[0-9a-f]{40}$")
+ABSENT = ""  # the content id of a path known not to exist at a commit
 
 
 def git_blob_id(content: bytes) -> str:
@@ -64,9 +65,24 @@ class ContentCache:
             return content
 
     def at(self, revision: str, path: str) -> bytes | None:
+        return self.known(revision, path)[1]
+
+    def known(self, revision: str, path: str) -> tuple[bool, bytes | None]:
+        """(whether the content of `path` at `revision` is known, that content or None
+        when the file is known to be absent there)."""
         with self._lock:
             content_id = self._ids.get((revision, path))
-        return self.by_id(content_id) if content_id is not None else None
+        if content_id == ABSENT:
+            return True, None
+        content = self.by_id(content_id) if content_id is not None else None
+        return content is not None, content
+
+    def absent(self, revision: str, path: str) -> None:
+        """Remember that `path` does not exist at the commit `revision`."""
+        if _COMMIT_ID.match(revision):
+            with self._lock:
+                self._ids[(revision, path)] = ABSENT
+                self._ids.move_to_end((revision, path))
 
     def put(self, content: bytes, content_id: str, revision: str | None, path: str) -> None:
         if len(content) > self._item:
@@ -101,16 +117,25 @@ class HubReads:
 
     def read(self, path: str, revision: str) -> bytes:
         """One GET the first time; nothing at all for a commit sha read before."""
-        cached = self.cache.at(revision, path)
-        if cached is not None:
+        is_known, cached = self.cache.known(revision, path)
+        what = f"read {path} from {self.calls.repo_id}"
+        if is_known:
+            if cached is None:
+                raise NotFound(f"{what}: no such file")
             return cached
-        content, content_id = self.run(
-            lambda: self.calls.get(path, revision), f"read {path} from {self.calls.repo_id}"
-        )
+        try:
+            content, content_id = self.run(lambda: self.calls.get(path, revision), what)
+        except NotFound:
+            self.cache.absent(revision, path)  # only remembered at a commit sha
+            raise
         self.cache.put(content, content_id or git_blob_id(content), revision, path)
         return content
 
     def read_many(self, paths: list[str], revision: str) -> dict[str, bytes | None]:
+        """No request when every path is known at this commit; else one `paths-info`."""
+        known = {path: self.cache.known(revision, path) for path in paths}
+        if all(is_known for is_known, _ in known.values()):
+            return {path: content for path, (_, content) in known.items()}
         found: dict[str, bytes | None] = dict.fromkeys(paths)
         for info in self._infos(paths, revision):
             if info.path not in found:
@@ -123,6 +148,9 @@ class HubReads:
                     continue
             self.cache.put(content, info.blob_id, revision, info.path)
             found[info.path] = content
+        for path, content in found.items():
+            if content is None:
+                self.cache.absent(revision, path)
         return found
 
     def remember_commit(self, operations: list[Operation], commit_id: str) -> None:
@@ -130,6 +158,8 @@ class HubReads:
         for op in operations:
             if isinstance(op, Add):
                 self.cache.put(op.content, git_blob_id(op.content), commit_id, op.path)
+            else:
+                self.cache.absent(commit_id, op.path)
 
     def _infos(self, paths: list[str], revision: str) -> list[RepoFile]:
         if self.paths_info_works:

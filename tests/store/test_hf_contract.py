@@ -159,3 +159,16 @@ def test_repo_file_fields_used_by_hub_reads() -> None:
 def test_hf_hub_offline_is_not_set_here() -> None:
     """The store's reads go to the server; offline mode would turn them into cache misses."""
     assert os.environ.get("HF_HUB_OFFLINE") in (None, "", "0")
+
+
+def test_heldouts_hooks_are_on_the_shared_session_and_count_requests(emulator) -> None:
+    """hub_client's factory reaches every HfApi request: the governor sees it."""
+    from heldout.queue.governor import governor, reset_governor
+    from heldout.queue.hub_client import ensure_client
+
+    ensure_client()
+    hooks = [hook.__name__ for hook in get_session().event_hooks["request"]]
+    assert "counted" in hooks and "bound" in hooks
+    reset_governor()
+    HfApi(endpoint=emulator.url, token=TOKEN).whoami()
+    assert governor().snapshot(TOKEN).api_calls_5min == 1

@@ -218,6 +218,7 @@ def test_read_many_through_folder_listings_when_paths_info_is_missing(
         "nowhere/x.json": None,
     }
     assert emulator.counters().get("paths_info") == 1
+    later = write(store, {"elsewhere": b"moved"})  # another commit: the same files, new sha
     emulator.reset_counters()
-    assert read_many(store, paths, head) == first
+    assert read_many(store, paths, later) == first
     assert emulator.counters() == {"tree": 3}  # one listing per folder, contents cached

@@ -210,3 +210,27 @@ def test_a_hub_that_stops_answering_times_out_instead_of_blocking(
     )
     assert done.stdout.startswith("TransientError"), done.stdout + done.stderr
     assert TOKEN not in done.stdout
+
+
+def test_a_read_costs_one_get_and_what_is_known_at_a_commit_costs_nothing(
+    hub_store: HubStore, emulator
+) -> None:
+    """Issue 10: no HEAD before a GET; content cached by content id and (commit, path)."""
+    paths = [f"q/{n}.json" for n in range(5)]
+    head = write(hub_store, {p: p.encode() for p in paths})
+    other = HubStore(hub_store.repo_id, token=TOKEN, endpoint=emulator.url)  # another process
+
+    def cost(call: Callable[[], object]) -> dict[str, int]:
+        emulator.reset_counters()
+        call()
+        return emulator.counters()
+
+    assert cost(lambda: other.read("q/0.json", head)) == {"resolve": 1}
+    assert cost(lambda: other.read("q/0.json", head)) == {}
+    assert cost(lambda: hub_store.read("q/1.json", head)) == {}  # it wrote that itself
+    wanted = [*paths, "q/missing.json"]
+    assert cost(lambda: read_many(other, wanted, head)) == {"paths_info": 1, "resolve": 4}
+    assert cost(lambda: read_many(other, wanted, head)) == {}  # absent files remembered too
+    with pytest.raises(NotFound):
+        other.read("q/missing.json", head)
+    assert cost(lambda: pytest.raises(NotFound, other.read, "q/missing.json", head)) == {}
