@@ -20,6 +20,7 @@ from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status, paginate
 
 from heldout.errors import Conflict, StoreError
+from heldout.queue.hub_client import STORE_HEADER
 from heldout.queue.store import Add, Operation
 
 DEFAULT_BRANCH = "main"
@@ -35,7 +36,8 @@ class HubCalls:
         self.repo_type = repo_type
         self._token = token
         self._endpoint = endpoint
-        self.api = HfApi(endpoint=endpoint, token=token)
+        self._headers = {STORE_HEADER: "1"}  # no retries inside the client: see hub_client
+        self.api = HfApi(endpoint=endpoint, token=token, headers=self._headers)
 
     def create_repo(self, private: bool) -> None:
         self.api.create_repo(self.repo_id, private=private, repo_type=self.repo_type, exist_ok=True)
@@ -79,7 +81,9 @@ class HubCalls:
             self.repo_id, path, repo_type=self.repo_type, revision=revision, endpoint=self._endpoint
         )
         response = get_session().get(
-            url, headers=build_hf_headers(token=self._token), follow_redirects=True
+            url,
+            headers=build_hf_headers(token=self._token, headers=self._headers),
+            follow_redirects=True,
         )
         hf_raise_for_status(response)
         etag = response.headers.get("X-Linked-Etag") or response.headers.get("ETag")
@@ -93,7 +97,7 @@ class HubCalls:
         when fewer than a page of commits were made since. Raises `Conflict` if the
         history does not reach `parent` (rewritten, or not ours to read)."""
         url = f"{self.api.endpoint}/api/{self.repo_type}s/{self.repo_id}/commits/{DEFAULT_BRANCH}"
-        headers = build_hf_headers(token=self._token)
+        headers = build_hf_headers(token=self._token, headers=self._headers)
         for item in paginate(url, params={}, headers=headers):
             if item.get("id") == parent:
                 return

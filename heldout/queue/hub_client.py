@@ -23,6 +23,13 @@ _API_REPO = re.compile(r"/api/(?:models|datasets|spaces)/([^/]+/[^/]+)(?:/|$)")
 _RESOLVE_REPO = re.compile(r"^/(?:datasets/|spaces/)?([^/]+/[^/]+)/resolve/")
 _COMMIT = re.compile(r"^/api/(?:models|datasets|spaces)/[^/]+/[^/]+/commit/")
 
+# heldout's own requests carry this header. For them, a 408, 429 or 5xx answer is
+# raised at once (`HubBusy`) instead of being retried inside huggingface_hub
+# (`http_backoff` retries those up to 5 times, sleeping `Retry-After` + 1 s per thread):
+# heldout's one retry policy and the governor decide when to try again.
+STORE_HEADER = "X-Heldout-Store"
+RETRIED_BY_HELDOUT = frozenset({408, 429, 500, 502, 503, 504})
+
 _timeout: float | None = None
 _installed = False
 _lock = threading.Lock()
@@ -50,6 +57,15 @@ def ensure_client() -> None:
     with _lock:
         if not _installed:
             _install()
+
+
+class HubBusy(Exception):
+    """A 408, 429 or 5xx answer to one of heldout's requests; heldout retries it itself."""
+
+    def __init__(self, response: httpx2.Response) -> None:
+        super().__init__(f"HTTP {response.status_code} from the Hub")
+        self.response = response
+        self.request = response.request
 
 
 def classify(method: str, path: str) -> tuple[Kind, str | None]:
@@ -85,10 +101,15 @@ def _install() -> None:
         if request.method == "POST" and _COMMIT.match(request.url.path) and response.is_success:
             governor().count("commit", _token(request), classify("POST", request.url.path)[1])
 
+    def busy(response: httpx2.Response) -> None:
+        if response.status_code in RETRIED_BY_HELDOUT and STORE_HEADER in response.request.headers:
+            response.read()
+            raise HubBusy(response)
+
     def factory() -> httpx2.Client:
         client = default_client_factory()
         client.event_hooks["request"].extend([bound, counted])
-        client.event_hooks["response"].append(committed)
+        client.event_hooks["response"].extend([committed, busy])
         return client
 
     set_client_factory(factory)

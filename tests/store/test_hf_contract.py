@@ -172,3 +172,25 @@ def test_heldouts_hooks_are_on_the_shared_session_and_count_requests(emulator) -
     reset_governor()
     HfApi(endpoint=emulator.url, token=TOKEN).whoami()
     assert governor().snapshot(TOKEN).api_calls_5min == 1
+
+
+def test_an_error_raised_in_a_response_hook_is_not_retried_by_http_backoff(emulator) -> None:
+    """hub_client raises `HubBusy` from a response hook for heldout's requests, so that
+    `http_backoff` (which retries only its `retry_on_exceptions` and status codes on
+    responses it sees) gives the error straight back."""
+    from heldout.queue.hub_client import STORE_HEADER, HubBusy, ensure_client
+
+    ensure_client()
+    source = inspect.getsource(_http)
+    assert "_DEFAULT_RETRY_ON_EXCEPTIONS" in source
+    url = f"{emulator.url}/api/datasets/nobody/none/commits/main"
+    settings = emulator.settings
+    settings.fault_rate = 1.0
+    try:
+        emulator.reset_counters()
+        with pytest.raises(HubBusy) as caught:
+            _http.http_backoff("GET", url, headers={STORE_HEADER: "1"})
+        assert caught.value.response.status_code in (429, 500, 503)
+        assert sum(emulator.counters().values()) == 1
+    finally:
+        settings.fault_rate = 0.0

@@ -234,3 +234,18 @@ def test_a_read_costs_one_get_and_what_is_known_at_a_commit_costs_nothing(
     with pytest.raises(NotFound):
         other.read("q/missing.json", head)
     assert cost(lambda: pytest.raises(NotFound, other.read, "q/missing.json", head)) == {}
+
+
+def test_no_retry_loop_hides_inside_the_client(
+    hub_factory: Callable[..., HubStore], faults, emulator, sleeps: RecordingSleep
+) -> None:
+    """One retry discipline: each 503 costs one request and one wait of heldout's own;
+    huggingface_hub's `http_backoff` (5 retries per call) does not retry it again."""
+    store = hub_factory(retry_seconds=10)
+    write(store, {"f/a": b"1"})
+    faults.fault_rate = 1.0
+    emulator.reset_counters()
+    with pytest.raises(TransientError):
+        store.list("f")
+    faults.fault_rate = 0.0
+    assert emulator.counters() == {"tree": len(sleeps.calls) + 1}
