@@ -17,6 +17,7 @@ A 412 or a 403 is never retried blindly: that would hide a real answer.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from tenacity.wait import wait_base
 from heldout.errors import Conflict, HeldoutError, StoreError, TransientError
 
 T = TypeVar("T")
+log = logging.getLogger("heldout.store")
 
 CONFLICT_ATTEMPTS = 60
 
@@ -167,6 +169,7 @@ class RetryPolicy:
             ),
             stop=_StopWhenBudgetSpent(allowance),
             sleep=allowance.sleep,
+            before_sleep=lambda state: _log_retry(what, state),
             reraise=False,
         )
         try:
@@ -185,6 +188,30 @@ class RetryPolicy:
             f"{what} kept failing ({describe(error)}) after {last_attempt.attempt_number}"
             f" attempts; gave up at the retry budget of {self.budget:.0f} s{wait}"
         )
+
+
+def _log_retry(what: str, state: tenacity.RetryCallState) -> None:
+    """One warning per retry, with the server's own words (never a URL or a header)."""
+    error = state.outcome.exception() if state.outcome is not None else None
+    if error is None:
+        return
+    log.warning(
+        "%s failed (%s%s); trying again (attempt %d)",
+        what,
+        describe(error),
+        _server_says(error),
+        state.attempt_number + 1,
+    )
+
+
+def _server_says(exc: BaseException) -> str:
+    for error in causes(exc):
+        response = getattr(error, "response", None)
+        headers = getattr(response, "headers", None)
+        said = headers.get("X-Error-Message") if headers is not None else None
+        if said:
+            return f": {str(said)[:200]}"
+    return ""
 
 
 def retry_on_conflict(
