@@ -140,13 +140,14 @@ class HubReads:
         for info in self._infos(paths, revision):
             if info.path not in found:
                 continue
-            content = self.cache.by_id(info.blob_id) or self.cache.at(revision, info.path)
+            content_id = _content_id(info)
+            content = self.cache.by_id(content_id) or self.cache.at(revision, info.path)
             if content is None:
                 try:
                     content = self.read(info.path, revision)
                 except NotFound:
                     continue
-            self.cache.put(content, info.blob_id, revision, info.path)
+            self.cache.put(content, content_id, revision, info.path)
             found[info.path] = content
         for path, content in found.items():
             if content is None:
@@ -191,6 +192,14 @@ class HubReads:
             )
             infos.extend(info for info in listed if info.path in wanted)
         return infos
+
+
+def _content_id(info: RepoFile) -> str:
+    """The id a GET's ETag gives the same content: the sha256 for a file stored outside
+    git (LFS or Xet), the git blob id otherwise."""
+    lfs = getattr(info, "lfs", None)
+    sha256 = getattr(lfs, "sha256", None) if lfs is not None else None
+    return sha256 or info.blob_id
 
 
 def _or_missing(call: Callable[[], T]) -> T:
