@@ -87,6 +87,18 @@ def view(ctx: Context, user: str | None) -> tuple[Any, ...]:
     )
 
 
+class JobChoice(gr.CheckboxGroup):
+    """The final-choice boxes. gradio checks a CheckboxGroup's input against the choices
+    it last sent to that browser, so an API caller (who has no page) could never choose;
+    here the input passes as it is, and `Selections.save` checks every id on the server
+    (own jobs, not failed, not late, at most `select_max`, before the end)."""
+
+    is_template = True  # drawn by gradio's own CheckboxGroup
+
+    def preprocess(self, payload: Any) -> Any:
+        return list(payload)[:100] if isinstance(payload, list) else payload
+
+
 def has_choice(ctx: Context) -> bool:
     """Final choices matter in a competition: one with a deadline or a reveal."""
     phases = ctx.config.phases
@@ -169,7 +181,7 @@ def build(ctx: Context) -> dict[str, Any]:
     status = gr.Markdown(elem_id="mine-status")
     with gr.Group(visible=has_choice(ctx)):
         picks_note = gr.Markdown(elem_id="final-note")
-        picks = gr.CheckboxGroup(label="Final choice", choices=[], elem_id="final-choice")
+        picks = JobChoice(label="Final choice", choices=[], elem_id="final-choice")
         save = gr.Button("Save final choice", elem_id="final-save")
     timer = gr.Timer(refresh_seconds(ctx), active=False)
     outputs = [quota, table, menu, timer, picks, picks_note]
