@@ -45,11 +45,11 @@ def columns(benchmark: BenchmarkConfig) -> Columns:
     datatypes = ["number", "str", "markdown", "str"] + ["number"] * (1 + len(others))
     datatypes += ["str"] * 3
     n = 1 + len(others)
-    rest = 100 - (5 + 16 + 13 + 10 + 8 * n + 12 + 18)
+    rest = 100 - (4 + 13 + 14 + 9 + 7 * n + 17 + 21)
     widths = None
-    if rest >= 8:
-        # The job id column is wide enough for a whole id (25 characters): never cut off.
-        widths = ["5%", "16%", "13%", "10%", *["8%"] * n, "12%", f"{rest}%", "18%"]
+    if rest >= 6:
+        # Wide enough for a whole job id (25 characters) and a whole UTC time: never cut off.
+        widths = ["4%", "13%", "14%", "9%", *["7%"] * n, "17%", f"{rest}%", "21%"]
     return Columns(headers, datatypes, widths)
 
 

@@ -23,3 +23,11 @@ from app_support import Arena, start_arena  # noqa: E402
 def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
     with start_arena(tmp_path_factory.mktemp("arena")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Screenshots for people to look at; gitignored."""
+    folder = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -47,9 +47,7 @@ def secrets_of(arena: Arena) -> tuple[set[str], set[float]]:
     private = {v for e in entries for v in metrics_of(e.split_scores, PRIVATE).values()}
     public = {v for e in entries for v in metrics_of(e.split_scores, PUBLIC).values()}
     public_text = {f for v in public for f in forms(v)}
-    text = {
-        f for v in private for f in forms(v) if not any(f in p for p in public_text)
-    }
+    text = {f for v in private for f in forms(v) if not any(f in p for p in public_text)}
     return text, private - public
 
 
