@@ -103,7 +103,7 @@ def call_everything(arena: Arena, cookies: dict[str | None, str | None]) -> list
     jobs = {e.job_id for e in arena.queue().jobs()}
     seen: list[str] = []
     try:
-        for who, cookie in cookies.items():
+        for cookie in cookies.values():
             for name, spec in endpoints.items():
                 for attempt in arguments(api, arena, spec["parameters"], jobs):
                     try:
