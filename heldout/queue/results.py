@@ -71,8 +71,11 @@ def bucket_path(job_id: str) -> str:
     return f"{DATA_FOLDER}/part-{bucket:02d}.parquet"
 
 
-def result_row(entry: Entry, benchmark: BenchmarkConfig) -> dict[str, Any]:
-    """A scored entry as one row. Only aggregate metrics: never per-example results."""
+def result_row(entry: Entry, benchmark: BenchmarkConfig, revealed: bool = False) -> dict[str, Any]:
+    """A scored entry as one row. Only aggregate metrics: never per-example results.
+
+    Private split scores only once `revealed` (see `reveal.py`): a writer that republishes
+    rows after the reveal must pass it, or it would take them back out."""
     scores = entry.scores or {}
     missing = [m for m in benchmark.all_metrics if m not in scores]
     if missing or not entry.finished_at or not entry.test_fingerprint:
@@ -87,8 +90,9 @@ def result_row(entry: Entry, benchmark: BenchmarkConfig) -> dict[str, Any]:
         "primary_metric": benchmark.primary_metric,
         "primary_score": float(scores[benchmark.primary_metric]),
         **{m: float(scores[m]) for m in benchmark.all_metrics},
-        # Before the reveal only the public split is published (`reveal.py` adds the rest).
-        "split_scores": row_items(only(entry.split_scores, PUBLIC)),
+        "split_scores": row_items(
+            entry.split_scores if revealed else only(entry.split_scores, PUBLIC)
+        ),
         "predictions_sha256": entry.predictions_sha256,
         "test_fingerprint": entry.test_fingerprint,
         "evaluator_version": entry.evaluator_version or "",

@@ -28,7 +28,7 @@ from heldout.queue.jobs import JobQueue
 from heldout.queue.phases import is_late, stamp
 from heldout.queue.results import result_row
 from heldout.queue.selection import Selections
-from heldout.queue.splits import PRIVATE, PUBLIC, metrics_of, row_items
+from heldout.queue.splits import PRIVATE, PUBLIC, metrics_of
 from heldout.queue.status import JobStatus
 from heldout.queue.store import Add
 from heldout.queue.txn import retry_on_conflict
@@ -177,11 +177,7 @@ class Reveal:
         now = self.queue.clock()
         finished, record = self.plan(now)
         record = RevealRecord(record.revealed_at, by, record.counted)
-        rows = []
-        for entry in finished:
-            row = result_row(entry, self.config.benchmark)
-            row["split_scores"] = row_items(entry.split_scores)
-            rows.append(row)
+        rows = [result_row(e, self.config.benchmark, revealed=True) for e in finished]
         self.results.upsert(
             rows,
             extra=(Add(RECORD, record.to_json()),),
