@@ -31,7 +31,7 @@ from heldout.queue.selection import Selections
 from heldout.queue.splits import PRIVATE, PUBLIC, metrics_of
 from heldout.queue.status import JobStatus
 from heldout.queue.store import Add
-from heldout.queue.txn import retry_on_conflict
+from heldout.queue.retry import retry_on_conflict
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from heldout.queue.jobs import JobQueue
 from heldout.queue.phases import is_late, selection_open, stamp
 from heldout.queue.status import JobStatus
 from heldout.queue.store import Add
-from heldout.queue.txn import retry_on_conflict
+from heldout.queue.retry import retry_on_conflict
 
 FOLDER = "selections"
 
