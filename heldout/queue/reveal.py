@@ -27,11 +27,11 @@ from heldout.queue.entry import Entry, iso, parse_iso
 from heldout.queue.jobs import JobQueue
 from heldout.queue.phases import is_late, stamp
 from heldout.queue.results import result_row
+from heldout.queue.retry import retry_on_conflict
 from heldout.queue.selection import Selections
 from heldout.queue.splits import PRIVATE, PUBLIC, metrics_of
 from heldout.queue.status import JobStatus
 from heldout.queue.store import Add
-from heldout.queue.retry import retry_on_conflict
 
 log = logging.getLogger(__name__)
 
