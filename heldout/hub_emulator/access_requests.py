@@ -88,7 +88,10 @@ def routes(services: Services, passthrough: Any) -> list[Route]:
         return run
 
     async def settings(request: Request) -> Response:
-        body = await request.json()  # cached by Starlette for the handler that follows
+        try:
+            body = await request.json()  # cached by Starlette for the handler that follows
+        except ValueError:
+            body = None  # the Hub's own handler answers a bad body
         if isinstance(body, dict) and "gated" in body:
             key = repo_of(request, write=True)
             mode = body["gated"]

@@ -166,8 +166,8 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
     routes = [
         *admin_routes(services),
         *oidc_routes(OidcProvider(settings, state), access),
-        *access_requests.routes(services, dispatcher.handle),
         *cas_routes(services),
+        *access_requests.routes(services, dispatcher.handle),
         Route("/{path:path}", dispatcher.handle, methods=methods),
     ]
     app = Starlette(routes=routes)

@@ -56,7 +56,7 @@ def view(ctx: Context, user: str | None) -> tuple[Any, ...]:
             EMPTY,
             gr.Dropdown(choices=[], value=None),
             gr.Timer(active=False),
-            gr.CheckboxGroup(choices=[], value=[]),
+            gr.Dropdown(choices=[], value=[]),
             "",
         )
     try:
@@ -82,7 +82,7 @@ def view(ctx: Context, user: str | None) -> tuple[Any, ...]:
         table,
         gr.Dropdown(choices=choices, value=None),
         gr.Timer(active=live),
-        gr.CheckboxGroup(choices=final_choices(entries, ctx), value=list(chosen)),
+        gr.Dropdown(choices=final_choices(entries, ctx), value=list(chosen)),
         choice_note(ctx, chosen),
     )
 
@@ -169,7 +169,17 @@ def build(ctx: Context) -> dict[str, Any]:
     status = gr.Markdown(elem_id="mine-status")
     with gr.Group(visible=has_choice(ctx)):
         picks_note = gr.Markdown(elem_id="final-note")
-        picks = gr.CheckboxGroup(label="Final choice", choices=[], elem_id="final-choice")
+        # allow_custom_value: gradio would otherwise check the input against the choices
+        # it last sent to this browser, and an API caller (with no page) could never
+        # choose. `Selections.save` checks every id on the server instead.
+        picks = gr.Dropdown(
+            label="Final choice",
+            choices=[],
+            multiselect=True,
+            allow_custom_value=True,
+            max_choices=ctx.config.phases.select_max,
+            elem_id="final-choice",
+        )
         save = gr.Button("Save final choice", elem_id="final-save")
     timer = gr.Timer(refresh_seconds(ctx), active=False)
     outputs = [quota, table, menu, timer, picks, picks_note]

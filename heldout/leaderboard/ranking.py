@@ -48,12 +48,12 @@ def columns(benchmark: BenchmarkConfig) -> Columns:
     datatypes = ["number", "str", "str", "markdown", "str", "number", "str"]
     datatypes += ["number"] * len(others) + ["str"] * 3
     n = len(others)
-    rest = 100 - (4 + 5 + 14 + 11 + 10 + 6 + 12 + 8 * n + 11 + 18)
+    rest = 100 - (4 + 4 + 11 + 11 + 8 + 5 + 10 + 7 * n + 14 + 21)
     widths = None
-    if rest >= 6:
-        # The job id column is wide enough for a whole id (25 characters): never cut off.
-        widths = ["4%", "5%", "14%", "11%", "10%", "6%", "12%", *["8%"] * n, "11%", f"{rest}%"]
-        widths.append("18%")
+    if rest >= 4:
+        # Wide enough for a whole job id (25 characters) and a whole UTC time: never cut off.
+        widths = ["4%", "4%", "11%", "11%", "8%", "5%", "10%", *["7%"] * n, "14%", f"{rest}%"]
+        widths.append("21%")
     return Columns(headers, datatypes, widths)
 
 

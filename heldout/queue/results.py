@@ -77,8 +77,10 @@ def bucket_path(job_id: str) -> str:
 def result_row(entry: Entry, benchmark: BenchmarkConfig, revealed: bool = False) -> dict[str, Any]:
     """A scored entry as one row. Only aggregate metrics: never per-example results.
 
-    Under the Ladder (`entry.release`), and until the reveal, the row carries only what
-    the Ladder released: rounded scores, or none."""
+    Private split scores only once `revealed` (see `reveal.py`): a writer that republishes
+    rows after the reveal must pass it, or it would take them back out. Under the Ladder
+    (`entry.release`), and until the reveal, the row carries only what the Ladder
+    released: rounded scores, or none."""
     scores = entry.scores or {}
     missing = [m for m in benchmark.all_metrics if m not in scores]
     if missing or not entry.finished_at or not entry.test_fingerprint:
@@ -95,8 +97,12 @@ def result_row(entry: Entry, benchmark: BenchmarkConfig, revealed: bool = False)
         "primary_metric": benchmark.primary_metric,
         "primary_score": shown[benchmark.primary_metric],
         **shown,
-        # Before the reveal only the public split is published (`reveal.py` adds the rest).
-        "split_scores": row_items(released(only(entry.split_scores, PUBLIC, WHOLE), release)),
+        # Before the reveal only the public split (or the whole set) is published.
+        "split_scores": row_items(
+            entry.split_scores
+            if revealed
+            else released(only(entry.split_scores, PUBLIC, WHOLE), release)
+        ),
         "band": None,
         "ci_method": CI_METHOD if any(s.ci_low is not None for s in entry.split_scores) else None,
         "predictions_sha256": entry.predictions_sha256,

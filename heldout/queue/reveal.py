@@ -27,11 +27,11 @@ from heldout.queue.entry import Entry, iso, parse_iso
 from heldout.queue.jobs import JobQueue
 from heldout.queue.phases import is_late, stamp
 from heldout.queue.results import result_row
+from heldout.queue.retry import retry_on_conflict
 from heldout.queue.selection import Selections
-from heldout.queue.splits import PRIVATE, PUBLIC, metrics_of, row_items
+from heldout.queue.splits import PRIVATE, PUBLIC, metrics_of
 from heldout.queue.status import JobStatus
 from heldout.queue.store import Add
-from heldout.queue.txn import retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +177,7 @@ class Reveal:
         now = self.queue.clock()
         finished, record = self.plan(now)
         record = RevealRecord(record.revealed_at, by, record.counted)
-        rows = []
-        for entry in finished:
-            row = result_row(entry, self.config.benchmark, revealed=True)
-            row["split_scores"] = row_items(entry.split_scores)
-            rows.append(row)
+        rows = [result_row(e, self.config.benchmark, revealed=True) for e in finished]
         self.results.upsert(
             rows,
             extra=(Add(RECORD, record.to_json()),),
@@ -232,20 +228,28 @@ class Reveal:
 
 
 class RevealTimer:
-    """`Reveal.tick` at most every `every` seconds, and never again once published: a
-    worker's idle loop calls it on every poll, and the Hub counts every read."""
+    """`Reveal.tick` for a worker's idle loop, which runs every poll: the Hub counts every
+    read, so it looks only every `every` seconds once `reveal_at` has come, and otherwise
+    every `slow` seconds (a reveal scheduled with `heldout reveal --at` is found within
+    that); never again once published. Nothing at all in the first `slow` seconds."""
 
-    def __init__(self, queue: JobQueue, every: float = 60.0) -> None:
+    def __init__(self, queue: JobQueue, every: float = 60.0, slow: float = 600.0) -> None:
         self.reveal = Reveal(queue)
-        self.every = every
-        self._next: datetime | None = None
+        self.every, self.slow = every, slow
+        start = queue.clock()
+        configured = queue.config.phases.reveal_at
+        self._next = start + timedelta(seconds=slow)
+        if configured is not None:
+            self._next = min(self._next, max(configured, start))
         self._done = False
 
     def tick(self) -> RevealRecord | None:
         now = self.reveal.queue.clock()
-        if self._done or (self._next is not None and now < self._next):
+        if self._done or now < self._next:
             return None
-        self._next = now + timedelta(seconds=self.every)
+        configured = self.reveal.config.phases.reveal_at
+        due = configured is not None and now >= configured
+        self._next = now + timedelta(seconds=self.every if due else self.slow)
         try:
             if self.reveal.published() is not None:
                 self._done = True

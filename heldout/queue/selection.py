@@ -17,9 +17,9 @@ from heldout.errors import NotFound, SelectionRefused
 from heldout.queue.entry import Entry, check_job_id, check_username, iso, parse_iso
 from heldout.queue.jobs import JobQueue
 from heldout.queue.phases import is_late, selection_open, stamp
+from heldout.queue.retry import retry_on_conflict
 from heldout.queue.status import JobStatus
 from heldout.queue.store import Add
-from heldout.queue.txn import retry_on_conflict
 
 FOLDER = "selections"
 

@@ -194,7 +194,7 @@ def test_a_scheduled_reveal_is_published_when_due_and_can_be_undone_before(
     comp = make_competition(tmp_path, emulator, phases={"end": END, "reveal_at": reveal_at})
     comp.submit("alice", "a", 1, 0.7)
     comp.score()
-    timer = RevealTimer(comp.queue, every=0)
+    timer = RevealTimer(comp.queue, every=0, slow=0)
     comp.clock.set(END + timedelta(hours=1))
     assert timer.tick() is None  # not due yet
     # The maintainer cancels the configured reveal, then schedules another time.

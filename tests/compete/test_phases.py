@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 
 from heldout.config import PhasesConfig, config_from_dict
 from heldout.errors import ConfigError, SubmissionsClosed
+from heldout.leaderboard.about import about_markdown
 from heldout.leaderboard.plot import progress_svg, tick_label, time_ticks
 from heldout.queue.phases import Phase, check_open, countdown, is_late, phase_at
 
@@ -108,8 +110,6 @@ def test_the_time_axis_is_utc_24_hour_with_round_ticks() -> None:
 
 
 def test_the_plot_shows_utc_times_and_only_numbers() -> None:
-    import pandas as pd
-
     curve = pd.DataFrame(
         {
             "time": pd.to_datetime(["2026-11-29 20:30:00", "2026-11-29 20:30:30"]),
@@ -120,3 +120,14 @@ def test_the_plot_shows_utc_times_and_only_numbers() -> None:
     assert "Nov 29 20:30" in svg and "08:30" not in svg
     assert "2026-11-29 20:30 UTC: 0.6100" in svg  # the hover text of a point
     assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_the_about_tab_explains_the_competition() -> None:
+    plain = config()
+    assert "How the competition runs" not in about_markdown(plain)
+    text = about_markdown(config(start=START, end=END, late=True, select_max=1))
+    assert "Submissions open at 2026-12-01 09:00 UTC and close at 2026-12-08 17:30 UTC." in text
+    assert "**public** part ranks the live board" in text
+    assert "choose up to 1 of your submissions" in text
+    assert "best public submission counts" in text
+    assert "post-deadline board" in text
