@@ -15,7 +15,7 @@ from heldout.config import Config
 from heldout.errors import DuplicateSubmission, InvalidSubmission, LimitReached
 from heldout.queue.entry import Entry, check_username, new_entry, parse_iso
 from heldout.queue.rules import PreContext, pre_flags
-from heldout.queue.status import Action, JobStatus, check_transition
+from heldout.queue.status import Action, JobStatus
 from heldout.queue.txn import Txn
 
 
@@ -96,8 +96,7 @@ def accept(txn: Txn, sub: Submission, config: Config, now: datetime, job_id: str
     action, status = (
         (Action.HOLD, JobStatus.REVIEW) if flags else (Action.SUBMIT, JobStatus.PENDING)
     )
-    check_transition(action, None, status)
-    entry = entry.with_event(status, sub.submitter, "submitted", status=status, flags=flags)
+    entry = entry.entered(action, status, sub.submitter, "submitted", flags=flags)
     txn.put(entry)
     txn.add_file(entry.predictions_path, sub.content)
     txn.add_hash(entry.predictions_sha256, entry.job_id, entry.submitter)

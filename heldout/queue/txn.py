@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from heldout.errors import Conflict, JobNotFound, NotFound, StoreError
+from heldout.errors import Conflict, InvalidTransition, JobNotFound, NotFound, StoreError
 from heldout.queue.entry import Entry, check_job_id
-from heldout.queue.status import JobStatus, status_folder, status_path
+from heldout.queue.status import JobStatus, check_transition, status_folder, status_path
 from heldout.queue.store import Add, Delete, Operation, Store, read_many
 from heldout.queue.users import UserIndex, user_path
 
@@ -130,7 +130,12 @@ class Txn:
         return self._users[name]
 
     def put(self, entry: Entry) -> Entry:
-        """Record the new version of a job and keep its owner's index in step."""
+        """Record the new version of a job and keep its owner's index in step.
+
+        Every version put here must be one checked move from the version this
+        transaction holds (or, for a new job, from "not queued"): its last history
+        event names the action, and the transition table must allow it."""
+        self._check_move(self._entries.get(entry.job_id), entry)
         self._origin.setdefault(entry.job_id, None)
         self._entries[entry.job_id] = entry
         self.changes.entries[entry.job_id] = (self._origin[entry.job_id], entry)
@@ -138,6 +143,18 @@ class Txn:
         self._users[entry.submitter] = index
         self.changes.users[entry.submitter] = index
         return entry
+
+    @staticmethod
+    def _check_move(before: Entry | None, after: Entry) -> None:
+        action = after.last_action
+        if action is None or (before is not None and after.history[-1] == before.history[-1]):
+            raise InvalidTransition(f"job {after.job_id}: a change without a recorded move")
+        check_transition(action, before.status if before else None, after.status)
+
+    def origin(self, job_id: str) -> JobStatus | None:
+        """The job's status at the parent commit (None: not in the queue then)."""
+        path = self._origin.get(job_id)
+        return JobStatus(path.split("/")[1]) if path else None
 
     def jobs_with_hash(self, sha256: str) -> list[dict[str, str]]:
         if hash_path(sha256) in self.changes.files:

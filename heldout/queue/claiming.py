@@ -1,0 +1,202 @@
+"""The worker's side of a transaction: which jobs to take, and how to settle them.
+
+Pure planning over a `Txn` (reads at one head, changes in memory); `JobQueue` runs
+these inside its CAS transactions. Two ways to take a job:
+
+- leased: CLAIM it in one commit (RUNNING, with a lease a heartbeat renews), score
+  it, then settle it in another commit. Long jobs need this: nobody else takes a
+  job whose lease holds.
+- direct: look at PENDING jobs without a commit, score them, then settle with the
+  claim and the result in ONE commit (PENDING -> RUNNING -> FINISHED). Only one
+  commit can win a job, so publication stays exactly-once; a worker that loses the
+  race has only wasted its scoring, and its loop then leases for a while.
+
+Workers spread over disjoint jobs: `pick` orders a window of the oldest jobs by a
+hash of (worker, job), so two workers looking at the same head take different jobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from heldout.config import Config
+from heldout.errors import JobNotFound
+from heldout.queue import moves
+from heldout.queue.entry import Entry, JobError, iso, parse_iso
+from heldout.queue.status import Action, JobStatus, status_path
+from heldout.queue.txn import Txn
+from heldout.queue.users import user_path
+
+SPREAD = 4  # with spreading on, a worker picks among the oldest SPREAD x limit jobs
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A job's result: the one place a scoring outcome travels through, from the
+    scorer to the queue entry and on to the results row."""
+
+    job_id: str
+    scores: dict[str, float]
+    test_fingerprint: str
+    evaluator_version: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    jobs: list[Entry]
+    wake_at: datetime | None  # the earliest lease among other workers' jobs
+    expired: bool = False  # a lease ran out: a leased claim is needed to take it over
+
+
+def pick(job_ids: list[str], limit: int, worker: str, spread: bool) -> list[str]:
+    """Up to `limit` of `job_ids` (oldest first). With `spread`, a worker-specific
+    choice within the oldest SPREAD x limit, so racing workers take disjoint jobs."""
+    if not spread:
+        return job_ids[:limit]
+    window = job_ids[: limit * SPREAD]
+    ranked = sorted(window, key=lambda j: hashlib.sha256(f"{worker}/{j}".encode()).digest())
+    return sorted(ranked[:limit])
+
+
+def _leases(txn: Txn, running: list[str], now: datetime) -> tuple[list[Entry], datetime | None]:
+    """RUNNING entries whose lease ran out, and the earliest lease still holding."""
+    expired, wake = [], None
+    for job_id in running:
+        entry = txn.listed_entry(job_id, JobStatus.RUNNING)
+        ends = parse_iso(entry.lease_expires_at) if entry.lease_expires_at else now
+        if ends > now:
+            wake = min(wake or ends, ends)
+        else:
+            expired.append(entry)
+    return expired, wake
+
+
+def claim(
+    txn: Txn,
+    worker: str,
+    config: Config,
+    now: datetime,
+    limit: int,
+    accept: Callable[[str], bool],
+    spread: bool = False,
+    only: dict[str, Entry] | None = None,
+) -> Claimed:
+    """Lease up to `limit` jobs: expired RUNNING ones first, then PENDING ones.
+
+    With `only`, exactly those jobs, if each is still the version given (a direct
+    job that runs long enough to need a lease)."""
+    q = config.queue
+    if only is not None:
+        txn.prefetch([status_path(JobStatus.PENDING, j) for j in only])
+        taken = []
+        for seen in only.values():
+            entry = _unchanged(txn, seen)
+            if entry is not None:
+                taken.append(txn.put(moves.taken(entry, Action.CLAIM, worker, now, q.lease_seconds)))
+        return Claimed(taken, None)
+    running = txn.list(JobStatus.RUNNING)
+    pending = pick([j for j in txn.list(JobStatus.PENDING) if accept(j)], limit, worker, spread)
+    txn.prefetch(
+        [status_path(JobStatus.RUNNING, j) for j in running]
+        + [status_path(JobStatus.PENDING, j) for j in pending]
+    )
+    expired, wake = _leases(txn, running, now)
+    taken: list[Entry] = []
+    for entry in expired:
+        if entry.attempts >= q.max_attempts:
+            txn.put(moves.out_of_attempts(entry, worker, now))
+        elif len(taken) < limit:
+            taken.append(txn.put(moves.taken(entry, Action.RECLAIM, worker, now, q.lease_seconds)))
+    for job_id in pending[: limit - len(taken)]:
+        entry = txn.listed_entry(job_id, JobStatus.PENDING)
+        taken.append(txn.put(moves.taken(entry, Action.CLAIM, worker, now, q.lease_seconds)))
+    return Claimed(taken, wake)
+
+
+def look(
+    txn: Txn,
+    worker: str,
+    now: datetime,
+    limit: int,
+    accept: Callable[[str], bool],
+    spread: bool,
+) -> Claimed:
+    """PENDING jobs to score directly, with no commit. `expired` says a lease ran out
+    (taking that job over needs a leased claim)."""
+    running = txn.list(JobStatus.RUNNING)
+    pending = pick([j for j in txn.list(JobStatus.PENDING) if accept(j)], limit, worker, spread)
+    txn.prefetch(
+        [status_path(JobStatus.RUNNING, j) for j in running]
+        + [status_path(JobStatus.PENDING, j) for j in pending]
+    )
+    expired, wake = _leases(txn, running, now)
+    jobs = [txn.listed_entry(j, JobStatus.PENDING) for j in pending]
+    return Claimed(jobs, wake, expired=bool(expired))
+
+
+def _unchanged(txn: Txn, seen: Entry) -> Entry | None:
+    """The job as of the parent, if it is still exactly the version `seen`."""
+    try:
+        entry = txn.entry(seen.job_id, seen.status)
+    except JobNotFound:
+        return None
+    same = entry.status is seen.status and entry.history[-1:] == seen.history[-1:]
+    return entry if same else None
+
+
+def held(txn: Txn, job_ids: list[str], worker: str) -> list[Entry]:
+    """The jobs this worker still holds; others were reclaimed, requeued or cancelled."""
+    txn.prefetch([status_path(JobStatus.RUNNING, j) for j in job_ids])
+    found = []
+    for job_id in job_ids:
+        try:
+            entry = txn.entry(job_id, JobStatus.RUNNING)
+        except JobNotFound:
+            continue
+        if entry.status is JobStatus.RUNNING and entry.worker == worker:
+            found.append(entry)
+    return found
+
+
+def settle(
+    txn: Txn,
+    worker: str,
+    config: Config,
+    now: datetime,
+    scored: dict[str, Scored],
+    failed: dict[str, JobError],
+    direct: dict[str, Entry],
+) -> list[Entry]:
+    """Finish the scored jobs and fail (or retry) the failed ones, all in this txn.
+
+    A job in `direct` was never claimed: it is claimed here, in the same commit,
+    if it is still the version the worker scored. Any other job must be RUNNING
+    under this worker. Jobs that are neither were lost and are left alone."""
+    q = config.queue
+    wanted = [*scored, *failed]
+    txn.prefetch([status_path(JobStatus.PENDING, j) for j in wanted if j in direct])
+    mine = {e.job_id: e for e in held(txn, [j for j in wanted if j not in direct], worker)}
+    for job_id in wanted:
+        if job_id in direct and (entry := _unchanged(txn, direct[job_id])) is not None:
+            mine[job_id] = txn.put(moves.taken(entry, Action.CLAIM, worker, now, q.lease_seconds))
+    txn.prefetch([user_path(e.submitter) for e in mine.values()])
+    best = config.benchmark.higher_is_better
+    done = []
+    for job_id in wanted:
+        entry = mine.get(job_id)
+        if entry is None:
+            continue
+        if job_id in scored:
+            s = scored[job_id]
+            before = txn.user(entry.submitter).best_score(best)
+            moved = moves.scored(
+                entry, s.scores, s.test_fingerprint, s.evaluator_version, before, config, worker,
+                iso(now),
+            )
+        else:
+            moved = moves.after_failure(entry, failed[job_id], worker, now, q.max_attempts)
+        done.append(txn.put(moved))
+    return done
