@@ -69,8 +69,28 @@ def register(sub: argparse._SubParsersAction, config_option: Callable) -> None:
     export.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     export.add_argument("-o", "--output", type=Path)
     export.set_defaults(handler=results_export)
+    reconcile = results.add_parser(
+        "reconcile", help="make the results match the queue (after a crash between the two)"
+    )
+    reconcile.add_argument(
+        "--deep", action="store_true", help="also rebuild every row from its job and fix stale ones"
+    )
+    reconcile.set_defaults(handler=results_reconcile)
 
-    for parser in (ls, show, requeue, rescore, cancel, stats, rls, approve, reject, submit, export):
+    for parser in (
+        ls,
+        show,
+        requeue,
+        rescore,
+        cancel,
+        stats,
+        rls,
+        approve,
+        reject,
+        submit,
+        export,
+        reconcile,
+    ):
         config_option(parser)
 
 
@@ -222,4 +242,15 @@ def results_export(args: argparse.Namespace) -> int:
     else:
         frame.to_parquet(output, index=False)
     print(f"wrote {len(frame)} result(s) to {output}")
+    return 0
+
+
+def results_reconcile(args: argparse.Namespace) -> int:
+    _, queue = load(args)
+    found = queue.reconcile(deep=args.deep)
+    print(found.describe())
+    for job_id in found.added:
+        print(f"published {job_id}")
+    for job_id in found.removed:
+        print(f"removed {job_id} (not FINISHED in the queue)")
     return 0

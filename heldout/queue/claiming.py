@@ -95,7 +95,9 @@ def claim(
         for seen in only.values():
             entry = _unchanged(txn, seen)
             if entry is not None:
-                taken.append(txn.put(moves.taken(entry, Action.CLAIM, worker, now, q.lease_seconds)))
+                taken.append(
+                    txn.put(moves.taken(entry, Action.CLAIM, worker, now, q.lease_seconds))
+                )
         return Claimed(taken, None)
     running = txn.list(JobStatus.RUNNING)
     pending = pick([j for j in txn.list(JobStatus.PENDING) if accept(j)], limit, worker, spread)
@@ -193,7 +195,13 @@ def settle(
             s = scored[job_id]
             before = txn.user(entry.submitter).best_score(best)
             moved = moves.scored(
-                entry, s.scores, s.test_fingerprint, s.evaluator_version, before, config, worker,
+                entry,
+                s.scores,
+                s.test_fingerprint,
+                s.evaluator_version,
+                before,
+                config,
+                worker,
                 iso(now),
             )
         else:

@@ -204,7 +204,9 @@ class Entry:
     ) -> Entry:
         if "status" in changes or "history" in changes:
             raise TypeError("status and history change only through a checked move")
-        event = Event(at=iso(utcnow()), status=dst.value, by=by, note=note[:200], action=action.value)
+        event = Event(
+            at=iso(utcnow()), status=dst.value, by=by, note=note[:200], action=action.value
+        )
         history = (*self.history, event)
         if len(history) > HISTORY_LIMIT:  # keep the first event and the latest ones
             history = (history[0], *history[-(HISTORY_LIMIT - 1) :])
