@@ -223,44 +223,58 @@ class Loop:
             expired = self.wake_at is not None and self.queue.clock() >= self.wake_at
             if head == self.seen_head and not expired and not self.must_look:
                 return []
-            jobs = self.look_or_claim(max(w.concurrency, w.config.queue.claim_batch))
+            jobs = self.look_or_claim(max(w.concurrency, w.config.queue.claim_batch), head)
         except Exception as exc:
             log.warning("could not reach the queue (%s); trying again at the next poll", exc)
             return None
         self.seen_head, self.must_look = head, False
+        self.w.revision = head  # every job taken so far exists at this revision
         self.submit(jobs)
         return jobs
 
-    def look_or_claim(self, limit: int) -> list[Entry]:
-        """Score-first when a batch is short and nobody competes; else claim with a lease."""
-        w = self.w
-        spread = time.monotonic() < self.contended_until
-        in_hand = frozenset(w.holds()) | frozenset(self.direct)
+    def look_or_claim(self, limit: int, head: str) -> list[Entry]:
+        """Score first when this worker can take every pending job and sees no other
+        worker; otherwise (a burst, or company) claim with a lease, spread by hash.
+
+        Scoring first saves the claim commit, but two workers scoring the same job
+        waste one scoring. A worker alone in a trickle of jobs never does; a burst,
+        or another worker's lease in sight, is when leasing pays."""
+        w, s = self.w, self.w.settings
+        now = time.monotonic()
         expected = w.expected_seconds(limit)
-        direct_ok = (
-            w.settings.direct_seconds > 0
-            and time.monotonic() >= self.contended_until
-            and (expected is None or expected < w.settings.direct_seconds)
-        )
-        if direct_ok:
-            seen = self.queue.look(w.worker_id, limit, self.cutoff, spread=spread, skip=in_hand)
-            if not seen.expired:
-                self.wake_at = seen.wake_at
+        if (
+            s.direct_seconds > 0
+            and now >= self.contended_until
+            and (expected is None or expected < s.direct_seconds)
+        ):
+            in_hand = frozenset(w.holds()) | frozenset(self.direct)
+            seen = self.queue.look(w.worker_id, limit, self.cutoff, skip=in_hand, at=head)
+            self.wake_at = seen.wake_at
+            if seen.others:
+                self.contended_until = now + CONTENTION_SECONDS
+            alone_in_a_trickle = not seen.others and seen.pending <= len(seen.jobs)
+            if not seen.expired and alone_in_a_trickle:
                 if seen.jobs and not self.direct:
-                    self.direct_since = time.monotonic()
+                    self.direct_since = now
                 self.direct.update({e.job_id: e for e in seen.jobs})
                 return seen.jobs
+            if not seen.jobs and not seen.expired:
+                return []
+        if expected is not None and w.expected_seconds(limit * 4) < s.direct_seconds:
+            limit *= 4  # quick jobs: a bigger batch spreads each commit over more of them
         try:
-            claimed = self.queue.claim(w.worker_id, limit, self.cutoff, spread=spread)
+            claimed = self.queue.claim(w.worker_id, limit, self.cutoff, spread=True)
         except Exception as exc:
             self.lost_reply = True  # it may have landed: look for our jobs before the next claim
-            self.control.commit_failed(exc, w.settings.poll_seconds)
+            self.control.commit_failed(exc, s.poll_seconds)
             raise
         w.stats["claims"] += 1
         w.hold(claimed.jobs)
         for e in claimed.jobs:
             log.info("job %s claimed (attempt %d)", e.job_id, e.attempts)
         self.wake_at = claimed.wake_at
+        if claimed.others:
+            self.contended_until = now + CONTENTION_SECONDS
         return claimed.jobs
 
     def submit(self, entries: list[Entry]) -> None:

@@ -84,6 +84,7 @@ class Worker:
         self.control = Control(stop, sleep)
         self.stop = self.control.stop
         self.webhook = False  # set when a webhook wakes this worker: idle polls get rare
+        self.revision: str | None = None  # a queue revision where every job taken exists
         self.evaluator_version = f"heldout {heldout.__version__}"
         self.stats: Counter[str] = Counter()
         self._scorer = scorer
@@ -129,7 +130,8 @@ class Worker:
         if self.control.cancel.is_set():
             raise ScoringCancelled("the worker is shutting down")
         t0 = time.monotonic()
-        data = self.queue.predictions(entry)  # the store retries transient errors itself
+        # At a revision already seen, so no head read; the store retries transient errors.
+        data = self.queue.predictions(entry, self.revision)
         t1 = time.monotonic()
         frame = read_predictions(data, entry.format, bench, self.config.limits.max_file_bytes)
         check_ids(frame, self._ids)

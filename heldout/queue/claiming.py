@@ -49,6 +49,8 @@ class Claimed:
     jobs: list[Entry]
     wake_at: datetime | None  # the earliest lease among other workers' jobs
     expired: bool = False  # a lease ran out: a leased claim is needed to take it over
+    pending: int = 0  # PENDING jobs this worker could have taken (listed, not read)
+    others: bool = False  # another worker holds a lease: this worker is not alone
 
 
 def pick(job_ids: list[str], limit: int, worker: str, spread: bool) -> list[str]:
@@ -61,17 +63,21 @@ def pick(job_ids: list[str], limit: int, worker: str, spread: bool) -> list[str]
     return sorted(ranked[:limit])
 
 
-def _leases(txn: Txn, running: list[str], now: datetime) -> tuple[list[Entry], datetime | None]:
-    """RUNNING entries whose lease ran out, and the earliest lease still holding."""
-    expired, wake = [], None
+def _leases(
+    txn: Txn, running: list[str], now: datetime, worker: str
+) -> tuple[list[Entry], datetime | None, bool]:
+    """RUNNING entries whose lease ran out, the earliest lease still holding, and
+    whether another worker holds one."""
+    expired, wake, others = [], None, False
     for job_id in running:
         entry = txn.listed_entry(job_id, JobStatus.RUNNING)
         ends = parse_iso(entry.lease_expires_at) if entry.lease_expires_at else now
         if ends > now:
             wake = min(wake or ends, ends)
+            others = others or entry.worker != worker
         else:
             expired.append(entry)
-    return expired, wake
+    return expired, wake, others
 
 
 def claim(
@@ -100,12 +106,13 @@ def claim(
                 )
         return Claimed(taken, None)
     running = txn.list(JobStatus.RUNNING)
-    pending = pick([j for j in txn.list(JobStatus.PENDING) if accept(j)], limit, worker, spread)
+    listed = [j for j in txn.list(JobStatus.PENDING) if accept(j)]
+    pending = pick(listed, limit, worker, spread)
     txn.prefetch(
         [status_path(JobStatus.RUNNING, j) for j in running]
         + [status_path(JobStatus.PENDING, j) for j in pending]
     )
-    expired, wake = _leases(txn, running, now)
+    expired, wake, others = _leases(txn, running, now, worker)
     taken: list[Entry] = []
     for entry in expired:
         if entry.attempts >= q.max_attempts:
@@ -115,7 +122,7 @@ def claim(
     for job_id in pending[: limit - len(taken)]:
         entry = txn.listed_entry(job_id, JobStatus.PENDING)
         taken.append(txn.put(moves.taken(entry, Action.CLAIM, worker, now, q.lease_seconds)))
-    return Claimed(taken, wake)
+    return Claimed(taken, wake, pending=len(listed), others=others)
 
 
 def look(
@@ -129,14 +136,15 @@ def look(
     """PENDING jobs to score directly, with no commit. `expired` says a lease ran out
     (taking that job over needs a leased claim)."""
     running = txn.list(JobStatus.RUNNING)
-    pending = pick([j for j in txn.list(JobStatus.PENDING) if accept(j)], limit, worker, spread)
+    listed = [j for j in txn.list(JobStatus.PENDING) if accept(j)]
+    pending = pick(listed, limit, worker, spread)
     txn.prefetch(
         [status_path(JobStatus.RUNNING, j) for j in running]
         + [status_path(JobStatus.PENDING, j) for j in pending]
     )
-    expired, wake = _leases(txn, running, now)
+    expired, wake, others = _leases(txn, running, now, worker)
     jobs = [txn.listed_entry(j, JobStatus.PENDING) for j in pending]
-    return Claimed(jobs, wake, expired=bool(expired))
+    return Claimed(jobs, wake, bool(expired), len(listed), others)
 
 
 def _unchanged(txn: Txn, seen: Entry) -> Entry | None:

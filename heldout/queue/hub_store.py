@@ -16,6 +16,7 @@ Two Hub habits shape this module:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -237,7 +238,11 @@ class HubStore:
                 raise InvalidPath(f"path {op.path!r} is reserved for heldout's commit marker")
         if not isinstance(parent, str) or not _COMMIT_ID.match(parent):
             raise Conflict(f"parent {str(parent)[:80]!r} is not a commit id, so not the head")
-        return _CommitAttempts(self, operations, message or "heldout update", parent).run()
+        head = _CommitAttempts(self, operations, message or "heldout update", parent).run()
+        for op in operations:  # what we just wrote never needs downloading again
+            if isinstance(op, Add):
+                self._remember(git_blob_id(op.content), op.content)
+        return head
 
     # -- single attempts, retried by `_run` -----------------------------------------
 
@@ -407,6 +412,11 @@ class _CommitAttempts:
             return json.loads(data).get("nonce")
         except (ValueError, AttributeError):
             return None
+
+
+def git_blob_id(content: bytes) -> str:
+    """The id the Hub reports for a regular file (`paths-info`'s blob id): git's."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
 
 
 def _may_have_landed(exc: BaseException) -> bool:

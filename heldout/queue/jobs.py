@@ -49,8 +49,8 @@ class JobQueue:
         self.publisher = Publisher(results, config.benchmark) if results is not None else None
         self.publish_error: BaseException | None = None  # why the last publication failed
 
-    def _txn(self) -> Txn:
-        return Txn(self.store, self.config.benchmark.primary_metric)
+    def _txn(self, parent: str | None = None) -> Txn:
+        return Txn(self.store, self.config.benchmark.primary_metric, parent)
 
     def _transact(self, work: Callable[[Txn], T], message: str) -> T:
         """Run `work` in a CAS transaction; then publish what its commit made true."""
@@ -112,9 +112,10 @@ class JobQueue:
         """The queue repo's current commit: one cheap request, what an idle poll reads."""
         return self.store.head()
 
-    def predictions(self, entry: Entry) -> bytes:
-        """The job's predictions file (written once at submission, never moved)."""
-        return self.store.read(entry.predictions_path)
+    def predictions(self, entry: Entry, revision: str | None = None) -> bytes:
+        """The job's predictions file. It is written once at submission and never moved,
+        so any revision since will do: passing one saves reading the head."""
+        return self.store.read(entry.predictions_path, revision)
 
     def has_users(self) -> bool:
         """Whether anyone ever submitted (one listing of the user indexes)."""
@@ -216,13 +217,20 @@ class JobQueue:
         *,
         spread: bool = False,
         skip: frozenset[str] = frozenset(),
+        at: str | None = None,
     ) -> Claimed:
         """PENDING jobs this worker may score before claiming them: no commit at all.
-        `skip` leaves out jobs the worker already has in hand."""
+        `skip` leaves out jobs the worker already has in hand; `at` is a head the
+        caller just read."""
         limit = limit or self.config.queue.claim_batch
         cutoff = self._cutoff(submitted_by)
         return claiming.look(
-            self._txn(), worker, self.clock(), limit, lambda j: j not in skip and cutoff(j), spread
+            self._txn(at),
+            worker,
+            self.clock(),
+            limit,
+            lambda j: j not in skip and cutoff(j),
+            spread,
         )
 
     @staticmethod

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from heldout.config import BenchmarkConfig
 from heldout.errors import NotFound
 from heldout.queue.entry import Entry, parse_iso
-from heldout.queue.store import Add, Delete, Operation, Store
+from heldout.queue.store import Add, Delete, Operation, Store, read_many
 from heldout.queue.txn import retry_on_conflict
 
 RESULTS_SCHEMA_VERSION = 1
@@ -134,10 +134,11 @@ class Results:
 
         def attempt() -> str | None:
             parent = self.store.head()
+            found = read_many(self.store, sorted(by_bucket), parent)  # one request on the Hub
             ops = [
                 op
                 for path, (new, drop) in sorted(by_bucket.items())
-                if (op := self._bucket_change(path, new, drop, parent)) is not None
+                if (op := self._bucket_change(path, new, drop, found[path])) is not None
             ]
             if not ops:
                 return None
@@ -147,10 +148,10 @@ class Results:
         return retry_on_conflict(attempt, "publish results")
 
     def _bucket_change(
-        self, path: str, new: list[dict[str, Any]], drop: set[str], revision: str
+        self, path: str, new: list[dict[str, Any]], drop: set[str], raw: bytes | None
     ) -> Operation | None:
         """The operation that takes one bucket to its wanted rows; None if it has them."""
-        old = self._read_bucket(path, revision)
+        old = self._parse(raw) if raw is not None else None
         table = pa.Table.from_pylist(new, schema=self.schema)
         if old is None:
             if not table.num_rows:
@@ -168,6 +169,9 @@ class Results:
             raw = self.store.read(path, revision=revision)
         except NotFound:
             return None
+        return self._parse(raw)
+
+    def _parse(self, raw: bytes) -> pa.Table:
         table = pq.read_table(io.BytesIO(raw))
         # An older file may lack newer columns; cast fills them with nulls.
         missing = [f for f in self.schema if f.name not in table.column_names]

@@ -65,10 +65,11 @@ def plan(changes: Changes) -> list[Operation]:
 
 
 class Txn:
-    def __init__(self, store: Store, primary_metric: str) -> None:
+    def __init__(self, store: Store, primary_metric: str, parent: str | None = None) -> None:
+        """`parent`: a head the caller just read (saves a request); default: read it."""
         self.store = store
         self.primary_metric = primary_metric
-        self.parent = store.head()
+        self.parent = parent or store.head()
         self.changes = Changes()
         self._origin: dict[str, str | None] = {}
         self._entries: dict[str, Entry] = {}

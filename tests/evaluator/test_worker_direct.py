@@ -103,7 +103,7 @@ def test_a_worker_killed_while_scoring_directly_leaves_the_job_to_the_next(make_
     (job,) = bench.submit(1)
     proc = bench.spawn("--id", "doomed", HELDOUT_TEST_SCORER_SLEEP="60")
     try:
-        wait_for(lambda: sum(bench.scorer_calls("start").values()) == 1)
+        wait_for(lambda: sum(bench.scorer_calls("start").values()) == 1, timeout=60)
         proc.kill()
         proc.wait(timeout=10)
     finally:
