@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from heldout.config import Config
-from heldout.errors import JobNotFound
 from heldout.queue import moves
 from heldout.queue.entry import Entry, JobError, iso, parse_iso
 from heldout.queue.status import Action, JobStatus, status_path
@@ -149,26 +148,16 @@ def look(
 
 def _unchanged(txn: Txn, seen: Entry) -> Entry | None:
     """The job as of the parent, if it is still exactly the version `seen`."""
-    try:
-        entry = txn.entry(seen.job_id, seen.status)
-    except JobNotFound:
-        return None
-    same = entry.status is seen.status and entry.history[-1:] == seen.history[-1:]
+    entry = txn.entry_at(seen.job_id, seen.status)
+    same = entry is not None and entry.history[-1:] == seen.history[-1:]
     return entry if same else None
 
 
 def held(txn: Txn, job_ids: list[str], worker: str) -> list[Entry]:
     """The jobs this worker still holds; others were reclaimed, requeued or cancelled."""
     txn.prefetch([status_path(JobStatus.RUNNING, j) for j in job_ids])
-    found = []
-    for job_id in job_ids:
-        try:
-            entry = txn.entry(job_id, JobStatus.RUNNING)
-        except JobNotFound:
-            continue
-        if entry.status is JobStatus.RUNNING and entry.worker == worker:
-            found.append(entry)
-    return found
+    found = [txn.entry_at(job_id, JobStatus.RUNNING) for job_id in job_ids]
+    return [e for e in found if e is not None and e.worker == worker]
 
 
 def settle(

@@ -15,12 +15,13 @@ from datetime import datetime
 from typing import TypeVar
 
 from heldout.config import Config
-from heldout.errors import InvalidTransition, NotAllowed, QueueError
+from heldout.errors import InvalidTransition, NotAllowed, QueueDelayed, QueueError, TransientError
 from heldout.queue import claiming, moves
 from heldout.queue.claiming import Claimed, Scored
 from heldout.queue.entry import Entry, JobError, job_time, new_job_id, utcnow
 from heldout.queue.publication import Publisher, Reconciled
 from heldout.queue.results import Results
+from heldout.queue.retry import http_status, retry_after
 from heldout.queue.status import JobStatus, status_path
 from heldout.queue.store import Store, read_many
 from heldout.queue.submission import Submission, accept
@@ -180,7 +181,18 @@ class JobQueue:
                     outcomes.append(exc)
             return outcomes
 
-        return self._transact(work, f"Submit {len(subs)} job(s)")
+        try:
+            return self._transact(work, f"Submit {len(subs)} job(s)")
+        except TransientError as exc:
+            if http_status(exc) != 429:
+                raise
+            wait = retry_after(exc)
+            when = f" in about {max(1, round(wait / 60))} min" if wait else " soon"
+            raise QueueDelayed(
+                "the queue has used the Hub's commits for this hour, so your file was not "
+                f"recorded yet; nothing is broken, please submit it again{when}",
+                retry_after=wait,
+            ) from exc
 
     # ---- the worker's side -------------------------------------------------------
 

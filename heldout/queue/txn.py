@@ -109,6 +109,15 @@ class Txn:
                 return self._remember(Entry.from_json(raw))
         raise JobNotFound(f"no job {job_id} in the queue")
 
+    def entry_at(self, job_id: str, status: JobStatus) -> Entry | None:
+        """The job if it is in `status` at the parent, else None (one path read, no probing
+        of the other folders)."""
+        if job_id in self._entries:
+            entry = self._entries[job_id]
+            return entry if entry.status is status else None
+        raw = self.read(status_path(status, job_id))
+        return self._remember(Entry.from_json(raw)) if raw is not None else None
+
     def listed_entry(self, job_id: str, status: JobStatus) -> Entry:
         """An entry found by listing. Listing sees the live head, which may be newer than
         our parent; a file missing at the parent means we lost a race, so start over."""
