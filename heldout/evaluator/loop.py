@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from heldout.queue.claiming import Scored
+from heldout.queue.claiming import Claimed, Scored
 from heldout.queue.entry import Entry, JobError
 
 if TYPE_CHECKING:
@@ -56,6 +56,8 @@ class Loop:
         self.contended_until = 0.0  # monotonic: lease instead of direct until then
         self.idle_wait = worker.settings.poll_seconds
         self.reconciled_at = -RECONCILE_SECONDS
+        self.leasing = False  # the last jobs were claimed: the next claim rides on the settle
+        self.batch = 0  # how many the last claim asked for
 
     # ---- the loop ------------------------------------------------------------------
 
@@ -70,7 +72,8 @@ class Loop:
                 self.flush()
             if self.queue.owed and not self.control.commits_paused():
                 self.publish()
-            if not self.waiting() and not self.control.commits_paused():
+            busy_leasing = self.leasing and (self.inflight or self.done)
+            if not self.waiting() and not busy_leasing and not self.control.commits_paused():
                 idle = not self.inflight and not self.done
                 if self.once and idle:
                     self.must_look = True  # burst mode: one last look, then stop
@@ -96,7 +99,8 @@ class Loop:
             s.poll_seconds, s.webhook_poll_seconds if self.w.webhook else s.idle_poll_seconds
         )
         wait = self.idle_wait
-        self.idle_wait = min(longest, self.idle_wait * 2)
+        # With a webhook, polling is only the fallback for a lost call: rare at once.
+        self.idle_wait = longest if self.w.webhook else min(longest, self.idle_wait * 2)
         if self.wake_at is not None:  # a lease we saw runs out: look then
             until = (self.wake_at - self.queue.clock()).total_seconds()
             wait = min(wait, max(until, s.poll_seconds))
@@ -142,8 +146,21 @@ class Loop:
         direct = [self.direct[e.job_id] for e, _ in outcomes if e.job_id in self.direct]
         asked = [e.job_id for e, _ in outcomes]
         started = time.monotonic()
+        riding = self.leasing and not self.control.stopping and not self.waiting()
+        take = self.batch if riding else 0
         try:
-            moved = self.queue.settle(self.w.worker_id, scored, failed, direct) if asked else []
+            if asked or take:
+                moved, more = self.queue.settle_and_claim(
+                    self.w.worker_id,
+                    scored,
+                    failed,
+                    direct,
+                    take=take,
+                    submitted_by=self.cutoff,
+                    spread=True,
+                )
+            else:
+                moved, more = [], None
         except Exception as exc:
             wait = self.control.commit_failed(exc, ERROR_PAUSE)
             log.warning(
@@ -162,6 +179,10 @@ class Loop:
         self.done = []
         self.w.release(unscored)
         self.must_look = True  # failed jobs may be back in PENDING for another try
+        if more is not None and take:
+            self.took_leased(more)
+            self.submit(more.jobs)
+            self.leasing = bool(more.jobs)
         return True
 
     def publish(self) -> None:
@@ -254,6 +275,7 @@ class Loop:
                 self.contended_until = now + CONTENTION_SECONDS
             alone_in_a_trickle = not seen.others and seen.pending <= len(seen.jobs)
             if not seen.expired and alone_in_a_trickle:
+                self.leasing = False
                 if seen.jobs and not self.direct:
                     self.direct_since = now
                 self.direct.update({e.job_id: e for e in seen.jobs})
@@ -268,14 +290,20 @@ class Loop:
             self.lost_reply = True  # it may have landed: look for our jobs before the next claim
             self.control.commit_failed(exc, s.poll_seconds)
             raise
+        self.batch = limit
+        self.took_leased(claimed)
+        return claimed.jobs
+
+    def took_leased(self, claimed: Claimed) -> None:
+        w = self.w
         w.stats["claims"] += 1
         w.hold(claimed.jobs)
         for e in claimed.jobs:
             log.info("job %s claimed (attempt %d)", e.job_id, e.attempts)
         self.wake_at = claimed.wake_at
+        self.leasing = bool(claimed.jobs)
         if claimed.others:
-            self.contended_until = now + CONTENTION_SECONDS
-        return claimed.jobs
+            self.contended_until = time.monotonic() + CONTENTION_SECONDS
 
     def submit(self, entries: list[Entry]) -> None:
         for entry in entries:

@@ -62,20 +62,36 @@ def pick(job_ids: list[str], limit: int, worker: str, spread: bool) -> list[str]
     return sorted(ranked[:limit])
 
 
+Leases = dict[str, tuple[datetime, str]]  # RUNNING job -> (lease end, worker), as last read
+
+
 def _leases(
-    txn: Txn, running: list[str], now: datetime, worker: str
+    txn: Txn, running: list[str], now: datetime, worker: str, known: Leases
 ) -> tuple[list[Entry], datetime | None, bool]:
     """RUNNING entries whose lease ran out, the earliest lease still holding, and
-    whether another worker holds one."""
+    whether another worker holds one.
+
+    A lease only ever moves later (renewals; a new claim is a new, later lease), so a
+    lease read earlier that has not run out yet still holds: only jobs never seen, or
+    seen with a lease now over, are read again. Other workers' busy jobs cost nothing."""
+    for job_id in [j for j in known if j not in running]:
+        del known[job_id]
+    unknown = [j for j in running if j not in known or known[j][0] <= now or txn.has(j)]
+    txn.prefetch([status_path(JobStatus.RUNNING, j) for j in unknown])
     expired, wake, others = [], None, False
     for job_id in running:
-        entry = txn.listed_entry(job_id, JobStatus.RUNNING)
-        ends = parse_iso(entry.lease_expires_at) if entry.lease_expires_at else now
-        if ends > now:
-            wake = min(wake or ends, ends)
-            others = others or entry.worker != worker
-        else:
-            expired.append(entry)
+        if job_id in unknown:
+            entry = txn.listed_entry(job_id, JobStatus.RUNNING)
+            if entry.status is not JobStatus.RUNNING:  # settled earlier in this transaction
+                continue
+            ends = parse_iso(entry.lease_expires_at) if entry.lease_expires_at else now
+            known[job_id] = (ends, entry.worker or "")
+            if ends <= now:
+                expired.append(entry)
+                continue
+        ends, holder = known[job_id]
+        wake = min(wake or ends, ends)
+        others = others or holder != worker
     return expired, wake, others
 
 
@@ -88,6 +104,7 @@ def claim(
     accept: Callable[[str], bool],
     spread: bool = False,
     only: dict[str, Entry] | None = None,
+    known: Leases | None = None,
 ) -> Claimed:
     """Lease up to `limit` jobs: expired RUNNING ones first, then PENDING ones.
 
@@ -107,11 +124,8 @@ def claim(
     running = txn.list(JobStatus.RUNNING)
     listed = [j for j in txn.list(JobStatus.PENDING) if accept(j)]
     pending = pick(listed, limit, worker, spread)
-    txn.prefetch(
-        [status_path(JobStatus.RUNNING, j) for j in running]
-        + [status_path(JobStatus.PENDING, j) for j in pending]
-    )
-    expired, wake, others = _leases(txn, running, now, worker)
+    txn.prefetch([status_path(JobStatus.PENDING, j) for j in pending])
+    expired, wake, others = _leases(txn, running, now, worker, {} if known is None else known)
     taken: list[Entry] = []
     for entry in expired:
         if entry.attempts >= q.max_attempts:
@@ -131,17 +145,15 @@ def look(
     limit: int,
     accept: Callable[[str], bool],
     spread: bool,
+    known: Leases | None = None,
 ) -> Claimed:
     """PENDING jobs to score directly, with no commit. `expired` says a lease ran out
     (taking that job over needs a leased claim)."""
     running = txn.list(JobStatus.RUNNING)
     listed = [j for j in txn.list(JobStatus.PENDING) if accept(j)]
     pending = pick(listed, limit, worker, spread)
-    txn.prefetch(
-        [status_path(JobStatus.RUNNING, j) for j in running]
-        + [status_path(JobStatus.PENDING, j) for j in pending]
-    )
-    expired, wake, others = _leases(txn, running, now, worker)
+    txn.prefetch([status_path(JobStatus.PENDING, j) for j in pending])
+    expired, wake, others = _leases(txn, running, now, worker, {} if known is None else known)
     jobs = [txn.listed_entry(j, JobStatus.PENDING) for j in pending]
     return Claimed(jobs, wake, bool(expired), len(listed), others)
 

@@ -49,6 +49,7 @@ class JobQueue:
         self.clock = clock
         self.publisher = Publisher(results, config.benchmark) if results is not None else None
         self.publish_error: BaseException | None = None  # why the last publication failed
+        self._leases: claiming.Leases = {}  # RUNNING jobs' leases as last read
 
     def _txn(self, parent: str | None = None) -> Txn:
         return Txn(self.store, self.config.benchmark.primary_metric, parent)
@@ -216,7 +217,7 @@ class JobQueue:
         wanted = {e.job_id: e for e in only} if only is not None else None
         return self._transact(
             lambda txn: claiming.claim(
-                txn, worker, self.config, self.clock(), limit, accept, spread, wanted
+                txn, worker, self.config, self.clock(), limit, accept, spread, wanted, self._leases
             ),
             f"Claim jobs for {worker}",
         )
@@ -243,6 +244,7 @@ class JobQueue:
             limit,
             lambda j: j not in skip and cutoff(j),
             spread,
+            self._leases,
         )
 
     @staticmethod
@@ -293,16 +295,39 @@ class JobQueue:
         commit. Results rows are published after the commit (see `publication`);
         flagged jobs wait in REVIEW unpublished. Returns the jobs moved; any other
         was lost to another worker, a requeue or a cancel."""
+        return self.settle_and_claim(worker, scored, failed, direct)[0]
+
+    def settle_and_claim(
+        self,
+        worker: str,
+        scored: list[Scored] = (),  # type: ignore[assignment]
+        failed: dict[str, JobError] | None = None,
+        direct: list[Entry] = (),  # type: ignore[assignment]
+        *,
+        take: int = 0,
+        submitted_by: datetime | None = None,
+        spread: bool = False,
+    ) -> tuple[list[Entry], Claimed]:
+        """`settle`, and in the same commit lease up to `take` more jobs: in a burst the
+        next claim rides on the finish, one commit per batch."""
         by_id = {s.job_id: s for s in scored}
         failed = dict(failed or {})
         seen = {e.job_id: e for e in direct}
         n = len(by_id) + len(failed)
-        return self._transact(
-            lambda txn: claiming.settle(
-                txn, worker, self.config, self.clock(), by_id, failed, seen
-            ),
-            f"Settle {n} job(s) for {worker}",
-        )
+        accept = self._cutoff(submitted_by)
+
+        def work(txn: Txn) -> tuple[list[Entry], Claimed]:
+            now = self.clock()
+            moved = claiming.settle(txn, worker, self.config, now, by_id, failed, seen)
+            if not take:
+                return moved, Claimed([], None)
+            more = claiming.claim(
+                txn, worker, self.config, now, take, accept, spread, known=self._leases
+            )
+            return moved, more
+
+        message = f"Settle {n} job(s)" + (" and claim more" if take else "") + f" for {worker}"
+        return self._transact(work, message)
 
     def finish(self, worker: str, scored: list[Scored]) -> list[Entry]:
         """Move held jobs to FINISHED (or REVIEW when a rule flags the score)."""

@@ -118,6 +118,10 @@ class Txn:
         raw = self.read(status_path(status, job_id))
         return self._remember(Entry.from_json(raw)) if raw is not None else None
 
+    def has(self, job_id: str) -> bool:
+        """Whether this transaction already holds (and may have changed) the job."""
+        return job_id in self._entries
+
     def listed_entry(self, job_id: str, status: JobStatus) -> Entry:
         """An entry found by listing. Listing sees the live head, which may be newer than
         our parent; a file missing at the parent means we lost a race, so start over."""
