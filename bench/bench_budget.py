@@ -91,6 +91,8 @@ class RepoCounter:
             kind = "commit"
         elif path.startswith("/api/"):
             kind = "api"
+        elif repo == "-" and not path.startswith("/_emulator"):
+            kind = "xet"  # the CAS service of binary (parquet) uploads; no repo in its paths
         else:
             kind = "other"
         status: list[int] = []
@@ -138,7 +140,7 @@ def start_emulator() -> EmulatorServer:
 
 
 def requests(c: Counter[str]) -> int:
-    return c["api"] + c["download"] + c["commit"]
+    return c["api"] + c["download"] + c["commit"] + c["xet"]
 
 
 # ---- shared setup ------------------------------------------------------------------------
@@ -345,6 +347,7 @@ def burst_heldout(
         contents,
     )
     pool = [Worker(open_queue(config), config, worker_id=f"{name}{k}") for k in range(workers)]
+    xet_before = COUNTER.of("-")["xet"]
     started = time.perf_counter()
     threads = [threading.Thread(target=w.run, kwargs={"once": True}) for w in pool]
     for t in threads:
@@ -353,9 +356,11 @@ def burst_heldout(
         t.join()
     drain = time.perf_counter() - started
     queue_repo, results_repo = repos(config)
+    counts = COUNTER.of(queue_repo, results_repo)
+    counts["xet"] = COUNTER.of("-")["xet"] - xet_before  # nothing else uses Xet meanwhile
     counted = {  # before the bench's own checks below
         "queue_commits": COUNTER.of(queue_repo)["commit"],
-        "counts": COUNTER.of(queue_repo, results_repo),
+        "counts": counts,
         "queue": COUNTER.of(queue_repo),
         "drain": drain,
     }
@@ -478,9 +483,10 @@ def row(measure: str, simple: str, heldout: str, target: str) -> None:
 
 
 def split(c: Counter[str], n: int) -> str:
+    xet = f", {c['xet'] / n:.2f} Xet CAS" if c["xet"] else ""
     return (
         f"{requests(c) / n:.2f} ({c['api'] / n:.2f} API, {c['download'] / n:.2f} downloads, "
-        f"{c['commit'] / n:.2f} commits)"
+        f"{c['commit'] / n:.2f} commits{xet})"
     )
 
 

@@ -27,6 +27,7 @@ FLUSH_SECONDS = 2.0  # longest a scored job waits to share its settle commit wit
 CONTENTION_SECONDS = 300.0  # after losing a direct job to another worker, lease this long
 RECONCILE_SECONDS = 3600.0  # an idle worker checks results against the queue this often
 ERROR_PAUSE = 5.0  # before trying a failed commit again when the Hub gave no Retry-After
+PUBLISH_SECONDS = 5.0  # longest a result waits to share its results commit with others
 
 
 class Loop:
@@ -57,6 +58,7 @@ class Loop:
         self.idle_wait = worker.settings.poll_seconds
         self.reconciled_at = -RECONCILE_SECONDS
         self.leasing = False  # the last jobs were claimed: the next claim rides on the settle
+        self.owed_since: float | None = None  # when results rows first waited to be written
         self.batch = 0  # how many the last claim asked for
 
     # ---- the loop ------------------------------------------------------------------
@@ -70,7 +72,7 @@ class Loop:
             self.protect()
             if self.done and self.flush_due():
                 self.flush()
-            if self.queue.owed and not self.control.commits_paused():
+            if self.publish_due():
                 self.publish()
             busy_leasing = self.leasing and (self.inflight or self.done)
             if not self.waiting() and not busy_leasing and not self.control.commits_paused():
@@ -185,7 +187,18 @@ class Loop:
             self.leasing = bool(more.jobs)
         return True
 
+    def publish_due(self) -> bool:
+        """Results commits are batched: when the worker is idle, or a result has waited."""
+        if not self.queue.owed or self.control.commits_paused():
+            self.owed_since = None
+            return False
+        if self.owed_since is None:
+            self.owed_since = time.monotonic()
+        idle = not self.inflight and not self.done
+        return idle or time.monotonic() - self.owed_since >= PUBLISH_SECONDS
+
     def publish(self) -> None:
+        self.owed_since = None
         if not self.queue.publish():
             self.control.commit_failed(self.queue.publish_error or Exception(), ERROR_PAUSE)
 
@@ -282,8 +295,13 @@ class Loop:
                 return seen.jobs
             if not seen.jobs and not seen.expired:
                 return []
-        if expected is not None and w.expected_seconds(limit * 4) < s.direct_seconds:
-            limit *= 4  # quick jobs: a bigger batch spreads each commit over more of them
+        if expected is not None:  # quick jobs: a bigger batch spreads each commit wider,
+            for factor in (16, 4):  # most of all with company, where commits collide
+                if (factor < 16 or now < self.contended_until) and (
+                    w.expected_seconds(limit * factor) or 0.0
+                ) < s.direct_seconds:
+                    limit *= factor
+                    break
         try:
             claimed = self.queue.claim(w.worker_id, limit, self.cutoff, spread=True)
         except Exception as exc:

@@ -176,9 +176,11 @@ class Worker:
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="score")
         # A burst run takes the jobs there are when it starts, not those that come after.
         loop = Loop(self, pool, once, self.queue.clock() if once else None)
+        auto, self.queue.auto_publish = self.queue.auto_publish, False  # the loop batches
         try:
             loop.run()
         finally:
+            self.queue.auto_publish = auto
             loop.shutdown()
             pool.shutdown(wait=True)
             control.halt.set()

@@ -242,6 +242,7 @@ class HubStore:
         for op in operations:  # what we just wrote never needs downloading again
             if isinstance(op, Add):
                 self._remember(git_blob_id(op.content), op.content)
+                self._remember(git_blob_id(_lfs_pointer(op.content)), op.content)  # if stored so
         return head
 
     # -- single attempts, retried by `_run` -----------------------------------------
@@ -417,6 +418,12 @@ class _CommitAttempts:
 def git_blob_id(content: bytes) -> str:
     """The id the Hub reports for a regular file (`paths-info`'s blob id): git's."""
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def _lfs_pointer(content: bytes) -> bytes:
+    """What git stores for a file kept in LFS/Xet (binary ones, such as parquet)."""
+    sha = hashlib.sha256(content).hexdigest()
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {len(content)}\n".encode()
 
 
 def _may_have_landed(exc: BaseException) -> bool:

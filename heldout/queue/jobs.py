@@ -50,6 +50,9 @@ class JobQueue:
         self.publisher = Publisher(results, config.benchmark) if results is not None else None
         self.publish_error: BaseException | None = None  # why the last publication failed
         self._leases: claiming.Leases = {}  # RUNNING jobs' leases as last read
+        # Publish right after each commit; a worker turns this off and publishes in
+        # batches on its own schedule (`publish()`), so one results commit serves many.
+        self.auto_publish = True
 
     def _txn(self, parent: str | None = None) -> Txn:
         return Txn(self.store, self.config.benchmark.primary_metric, parent)
@@ -68,7 +71,8 @@ class JobQueue:
         touches = any(JobStatus.FINISHED in (before, e.status) for before, e in moved)
         if touches and self.publisher is not None:
             self.publisher.committed(moved)
-            self.publish()
+            if self.auto_publish:
+                self.publish()
         return result
 
     # ---- publication -------------------------------------------------------------
