@@ -25,7 +25,7 @@ from heldout.queue.retry import http_status, retry_after
 from heldout.queue.status import JobStatus, status_path
 from heldout.queue.store import Store, read_many
 from heldout.queue.submission import Submission, accept
-from heldout.queue.txn import Txn, hash_path, transact
+from heldout.queue.txn import Txn, hash_path, retry_on_conflict, transact
 from heldout.queue.users import Quota, user_path
 
 T = TypeVar("T")
@@ -241,15 +241,14 @@ class JobQueue:
         caller just read."""
         limit = limit or self.config.queue.claim_batch
         cutoff = self._cutoff(submitted_by)
-        return claiming.look(
-            self._txn(at),
-            worker,
-            self.clock(),
-            limit,
-            lambda j: j not in skip and cutoff(j),
-            spread,
-            self._leases,
-        )
+        heads = [at]
+
+        def attempt() -> Claimed:
+            txn = self._txn(heads.pop() if heads else None)  # a lost race re-reads the head
+            accept = lambda j: j not in skip and cutoff(j)  # noqa: E731
+            return claiming.look(txn, worker, self.clock(), limit, accept, spread, self._leases)
+
+        return retry_on_conflict(attempt, "look at the queue")
 
     @staticmethod
     def _cutoff(submitted_by: datetime | None) -> Callable[[str], bool]:
