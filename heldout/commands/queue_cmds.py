@@ -174,6 +174,13 @@ def queue_stats(args: argparse.Namespace) -> int:
         hour = int((finished > now - timedelta(hours=1)).sum())
         day = int((finished > now - timedelta(days=1)).sum())
         print(f"throughput: {hour} finished in the last hour, {day} in the last 24 h")
+    if queue.results is not None and queue.owed:
+        print(f"{queue.owed} result(s) not yet published; run `heldout results reconcile`")
+    config = queue.config
+    if config.storage.backend == "hub":
+        from heldout.queue.governor import governor
+
+        print(f"Hub budget (this process): {governor().snapshot().describe()}")
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from heldout.queue.claiming import Claimed, Scored
 from heldout.queue.entry import Entry, JobError
+from heldout.queue.governor import governor
 
 if TYPE_CHECKING:
     from heldout.evaluator.worker import Worker
@@ -106,7 +107,11 @@ class Loop:
         if self.wake_at is not None:  # a lease we saw runs out: look then
             until = (self.wake_at - self.queue.clock()).total_seconds()
             wait = min(wait, max(until, s.poll_seconds))
-        return max(wait, self.control.commits_paused())
+        budget = governor().snapshot()
+        if budget.api_calls_5min > 0.8 * budget.api_limit_5min:  # the token is shared
+            wait = max(wait, longest)
+        held = budget.blocked_until.get(self.w.config.storage.queue_repo or "", 0.0)
+        return max(wait, self.control.commits_paused(), held - time.time())
 
     def waiting(self) -> int:
         return sum(1 for e in self.inflight.values() if e.job_id not in self.started)

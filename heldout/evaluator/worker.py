@@ -45,6 +45,7 @@ from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth, scor
 from heldout.predictions import check_ids, read_predictions
 from heldout.queue.claiming import Scored
 from heldout.queue.entry import Entry, JobError, parse_iso
+from heldout.queue.governor import governor
 from heldout.queue.jobs import JobQueue
 from heldout.queue.status import JobStatus
 
@@ -191,6 +192,8 @@ class Worker:
                 child.stop()
             self._mine = threading.local()
             log.info("worker %s stopped: %s", self.worker_id, dict(self.stats))
+            if self.config.storage.backend == "hub":
+                log.info("Hub budget: %s", self.budget())
         return 0
 
     # ---- steps the loop calls ----------------------------------------------------
@@ -257,6 +260,10 @@ class Worker:
         finally:
             self.control.wake()
 
+    def budget(self) -> str:
+        """What this process has spent of the Hub's limits (the process-wide governor)."""
+        return governor().snapshot().describe()
+
     def report(self, moved: list[Entry], asked: list[str], verb: str, started: float) -> None:
         self.drop(asked)
         for e in moved:
@@ -268,6 +275,8 @@ class Worker:
         lost = sorted(set(asked) - {e.job_id for e in moved})
         if lost:
             log.warning("no longer ours (taken by another worker, or cancelled): %s", lost)
+        if moved and self.config.storage.backend == "hub":
+            log.info("Hub budget: %s", self.budget())
 
     def release(self, job_ids: list[str]) -> None:
         """Give held jobs back (a clean shutdown); a release that fails is left to the lease."""
