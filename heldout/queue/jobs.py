@@ -10,6 +10,7 @@ the `Publisher`, so results rows follow the committed queue (see `publication`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
@@ -19,6 +20,7 @@ from heldout.errors import InvalidTransition, NotAllowed, QueueDelayed, QueueErr
 from heldout.queue import claiming, moves
 from heldout.queue.claiming import Claimed, Scored
 from heldout.queue.entry import Entry, JobError, job_time, new_job_id, utcnow
+from heldout.queue.governor import governor
 from heldout.queue.publication import Publisher, Reconciled
 from heldout.queue.results import Results
 from heldout.queue.retry import http_status, retry_after
@@ -189,15 +191,22 @@ class JobQueue:
         try:
             return self._transact(work, f"Submit {len(subs)} job(s)")
         except TransientError as exc:
-            if http_status(exc) != 429:
+            wait = retry_after(exc) if http_status(exc) == 429 else self._held_by_hub()
+            if wait is None:
                 raise
-            wait = retry_after(exc)
             when = f" in about {max(1, round(wait / 60))} min" if wait else " soon"
             raise QueueDelayed(
                 "the queue has used the Hub's commits for this hour, so your file was not "
                 f"recorded yet; nothing is broken, please submit it again{when}",
                 retry_after=wait,
             ) from exc
+
+    def _held_by_hub(self) -> float | None:
+        """Seconds the Hub still holds this queue's repo after a 429, if it does (the
+        governor then refuses without asking again)."""
+        repo = getattr(self.store, "repo_id", None)
+        until = governor().snapshot().blocked_until.get(repo or "")
+        return until - time.time() if until and until > time.time() else None
 
     # ---- the worker's side -------------------------------------------------------
 
