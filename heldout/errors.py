@@ -130,3 +130,15 @@ class ScorerTimeout(ScorerError):
 
 class ScoringCancelled(HeldoutError):
     """The worker is shutting down; the scoring child was stopped before it answered."""
+
+
+class SubmissionsClosed(QueueError):
+    """The competition is not open for submissions now; the message says when it is."""
+
+
+class SelectionRefused(QueueError, ValueError):
+    """A final selection that cannot be saved: too many jobs, not yours, or too late."""
+
+
+class RevealError(HeldoutError):
+    """The reveal cannot be made, scheduled or undone (say, it was already published)."""

@@ -93,6 +93,7 @@ class Loop:
                     self.control.wait(max(self.control.commits_paused(), 0.05))
                     continue
                 self.reconcile()
+                self.w.idle()  # a scheduled reveal that is due
                 self.control.idle(self.next_idle_wait())
 
     def next_idle_wait(self) -> float:

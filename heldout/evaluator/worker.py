@@ -41,12 +41,13 @@ from heldout.evaluator.control import Control
 from heldout.evaluator.failures import classify, sanitize
 from heldout.evaluator.loop import Loop, Outcome
 from heldout.evaluator.runner import ScoringChild
-from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth, score_predictions
+from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth, score_splits
 from heldout.predictions import check_ids, read_predictions
 from heldout.queue.claiming import Scored
 from heldout.queue.entry import Entry, JobError, parse_iso
 from heldout.queue.governor import governor
 from heldout.queue.jobs import JobQueue
+from heldout.queue.reveal import RevealTimer
 from heldout.queue.status import JobStatus
 
 log = logging.getLogger("heldout.evaluator")
@@ -95,6 +96,7 @@ class Worker:
         self._mine = threading.local()  # each scoring thread's own child
         self._truth: Any = None
         self._took: list[float] = []  # seconds per recent job, for choosing direct or leased
+        self._reveal: RevealTimer | None = None
 
     # ---- control from other threads ----------------------------------------------
 
@@ -137,9 +139,10 @@ class Worker:
         frame = read_predictions(data, entry.format, bench, self.config.limits.max_file_bytes)
         check_ids(frame, self._ids)
         t2 = time.monotonic()
-        scores = self._child().run(
+        result = self._child().run(
             frame, timeout=self.settings.score_timeout_seconds, cancel=self.control.cancel
         )
+        scores = result.scores  # the public split's: the only ones logged
         log.info(
             "job %s scored: %s=%.6g (download %.3f s, validate %.3f s, score %.3f s)",
             entry.job_id,
@@ -149,14 +152,20 @@ class Worker:
             t2 - t1,
             time.monotonic() - t2,
         )
-        return Scored(entry.job_id, dict(scores), self._fingerprint, self.evaluator_version)
+        return Scored(
+            entry.job_id,
+            dict(scores),
+            self._fingerprint,
+            self.evaluator_version,
+            split_scores=result.split_scores,
+        )
 
     def _child(self) -> ScoringChild:
         """This scoring thread's long-lived child, made on first use."""
         child = getattr(self._mine, "child", None)
         if child is None:
             truth, scorer, bench = self._truth, self._scorer, self.config.benchmark
-            child = ScoringChild(lambda frame: score_predictions(frame, truth, scorer, bench))
+            child = ScoringChild(lambda frame: score_splits(frame, truth, scorer, bench))
             self._mine.child = child
             with self._lock:
                 self._children.append(child)
@@ -222,6 +231,13 @@ class Worker:
         with self._lock:
             for job_id in job_ids:
                 self._leases.pop(job_id, None)
+
+    def idle(self) -> None:
+        """Between polls with nothing to do: publish a scheduled reveal that is due."""
+        if self._reveal is None and self.queue.results is not None:
+            self._reveal = RevealTimer(self.queue)
+        if self._reveal is not None:
+            self._reveal.tick()
 
     def adopt(self) -> list[Entry]:
         """After a claim whose reply was lost: the jobs it took are ours, take them up."""

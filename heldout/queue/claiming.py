@@ -25,6 +25,7 @@ from datetime import datetime
 from heldout.config import Config
 from heldout.queue import moves
 from heldout.queue.entry import Entry, JobError, iso, parse_iso
+from heldout.queue.splits import SplitScore
 from heldout.queue.status import Action, JobStatus, status_path
 from heldout.queue.txn import Txn
 from heldout.queue.users import user_path
@@ -38,9 +39,10 @@ class Scored:
     scorer to the queue entry and on to the results row."""
 
     job_id: str
-    scores: dict[str, float]
+    scores: dict[str, float]  # the public split's (or the whole set's)
     test_fingerprint: str
     evaluator_version: str
+    split_scores: tuple[SplitScore, ...] = ()  # every split's; the private ones stay private
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ def settle(
                 config,
                 worker,
                 iso(now),
+                split_scores=s.split_scores,
             )
         else:
             moved = moves.after_failure(entry, failed[job_id], worker, now, q.max_attempts)

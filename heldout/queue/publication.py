@@ -86,7 +86,9 @@ class Publisher:
             gone = set(self._gone)
         if not rows and not gone:
             return None
-        head = self.results.sync([result_row(e, self.benchmark) for e in rows.values()], gone)
+        revealed = bool(rows) and self.results.revealed()
+        made = [result_row(e, self.benchmark, revealed) for e in rows.values()]
+        head = self.results.sync(made, gone)
         with self._lock:
             for job_id, entry in rows.items():
                 if self._rows.get(job_id) is entry:
@@ -111,7 +113,8 @@ class Publisher:
         candidates = [
             e for j, e in finished.items() if e is not None and (deep or j not in published)
         ]
-        rows = [result_row(e, self.benchmark) for e in candidates]
+        revealed = bool(candidates) and self.results.revealed()
+        rows = [result_row(e, self.benchmark, revealed) for e in candidates]
         stale = [row for row in rows if _differs(row, frame)]
         commit = self.results.sync(stale, extra)
         with self._lock:

@@ -23,10 +23,12 @@ import pyarrow.parquet as pq
 from heldout.config import BenchmarkConfig
 from heldout.errors import NotFound
 from heldout.queue.entry import Entry, parse_iso
+from heldout.queue.splits import PUBLIC, only, row_items
 from heldout.queue.store import Add, Delete, Operation, Store, read_many
 from heldout.queue.txn import retry_on_conflict
 
 RESULTS_SCHEMA_VERSION = 1
+REVEAL_RECORD = "reveal.json"  # `reveal.RECORD`; named here too, as reveal imports the queue
 BUCKETS = 16
 DATA_FOLDER = "data"
 
@@ -70,8 +72,11 @@ def bucket_path(job_id: str) -> str:
     return f"{DATA_FOLDER}/part-{bucket:02d}.parquet"
 
 
-def result_row(entry: Entry, benchmark: BenchmarkConfig) -> dict[str, Any]:
-    """A scored entry as one row. Only aggregate metrics: never per-example results."""
+def result_row(entry: Entry, benchmark: BenchmarkConfig, revealed: bool = False) -> dict[str, Any]:
+    """A scored entry as one row. Only aggregate metrics: never per-example results.
+
+    Private split scores only once `revealed` (see `reveal.py`): a writer that republishes
+    rows after the reveal must pass it, or it would take them back out."""
     scores = entry.scores or {}
     missing = [m for m in benchmark.all_metrics if m not in scores]
     if missing or not entry.finished_at or not entry.test_fingerprint:
@@ -86,7 +91,9 @@ def result_row(entry: Entry, benchmark: BenchmarkConfig) -> dict[str, Any]:
         "primary_metric": benchmark.primary_metric,
         "primary_score": float(scores[benchmark.primary_metric]),
         **{m: float(scores[m]) for m in benchmark.all_metrics},
-        "split_scores": [],
+        "split_scores": row_items(
+            entry.split_scores if revealed else only(entry.split_scores, PUBLIC)
+        ),
         "predictions_sha256": entry.predictions_sha256,
         "test_fingerprint": entry.test_fingerprint,
         "evaluator_version": entry.evaluator_version or "",
@@ -107,22 +114,37 @@ class Results:
         """The results repo's head: one cheap request; the board caches by it."""
         return self.store.head()
 
-    def upsert(self, rows: list[dict[str, Any]]) -> str | None:
-        """Write rows keyed by job id in one commit; an existing row is replaced."""
-        return self.sync(rows)
+    def revealed(self) -> bool:
+        """Whether the reveal is published (its record is in the repo, see `reveal.py`):
+        rows written from then on carry the private split scores too."""
+        return read_many(self.store, [REVEAL_RECORD], self.store.head())[REVEAL_RECORD] is not None
+
+    def upsert(
+        self, rows: list[dict[str, Any]], extra: tuple[Add, ...] = (), message: str = ""
+    ) -> str | None:
+        """Write rows keyed by job id in one commit; an existing row is replaced.
+
+        `extra` files go in the same commit (the reveal's record, say)."""
+        return self.sync(rows, (), extra, message)
 
     def remove(self, job_ids: Iterable[str]) -> str | None:
         """Delete the rows of these jobs, in one commit; no commit if none is there."""
         return self.sync([], job_ids)
 
-    def sync(self, rows: list[dict[str, Any]], remove: Iterable[str] = ()) -> str | None:
+    def sync(
+        self,
+        rows: list[dict[str, Any]],
+        remove: Iterable[str] = (),
+        extra: tuple[Add, ...] = (),
+        message: str = "",
+    ) -> str | None:
         """Make the repo hold exactly these rows for their jobs and none for `remove`.
 
         One commit for all, and none at all when every bucket already says so: a
         retried or repeated publication never writes a row a second time. Returns the
         new head, or None when nothing had to change."""
         gone = set(remove) - {row["job_id"] for row in rows}
-        if not rows and not gone:
+        if not rows and not gone and not extra:
             return None
         by_bucket: dict[str, tuple[list[dict[str, Any]], set[str]]] = defaultdict(
             lambda: ([], set())
@@ -140,10 +162,13 @@ class Results:
                 for path, (new, drop) in sorted(by_bucket.items())
                 if (op := self._bucket_change(path, new, drop, found[path])) is not None
             ]
+            ops += list(extra)
             if not ops:
                 return None
-            message = f"Publish {len(rows)} result(s)" + (f", remove {len(gone)}" if gone else "")
-            return self.store.commit(ops, message, parent=parent)
+            text = message or f"Publish {len(rows)} result(s)" + (
+                f", remove {len(gone)}" if gone else ""
+            )
+            return self.store.commit(ops, text, parent=parent)
 
         return retry_on_conflict(attempt, "publish results")
 
