@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -40,12 +41,28 @@ _MAGIC = {
 }
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
 _MAX_DEPTH = 32
+MAX_COLUMNS = 100
+"""More columns than this are refused before anything looks at them one by one."""
+MAX_ROW_GROUPS = 1000
+"""pandas and pyarrow write one row group per million rows or so; more is a crafted file."""
+_SLACK = 100  # blank lines a JSON Lines file may have beyond one line per test id
+_FOOTER = 1 << 20  # Parquet metadata bigger than this is refused before it is parsed
+_BAD_ROWS = 10  # CSV rows with the wrong number of fields looked at before giving up
+_BLOCK = 1 << 20  # JSON Lines are parsed in pieces of about this many bytes
+_PIECE = 1 << 16  # and a refused piece is halved down to this size to find the bad line
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}\n')
+_NOT_KEYS = bytes(b for b in range(256) if b not in b'"[]{}:')
 _ONE_OBJECT = 'each line must be one JSON object such as {"id": "…", "prediction": "…"}'
 
 
-def read_table(data: bytes, fmt: str, expected: list[str], max_bytes: int) -> pa.Table:
-    """Parse `data` into a table with exactly the `expected` columns (not yet checked inside)."""
+def read_table(
+    data: bytes, fmt: str, expected: list[str], max_bytes: int, max_rows: int | None = None
+) -> pa.Table:
+    """Parse `data` into a table with exactly the `expected` columns (not yet checked inside).
+
+    With `max_rows`, a file holding more rows is refused as early as its format allows:
+    Parquet from its metadata, JSON Lines from its line count, CSV (whose quoted values
+    may span lines) once parsed."""
     if fmt not in FORMATS:
         raise InvalidPredictions(
             f"unknown format {show(fmt)}; accepted formats: csv, jsonl, parquet"
@@ -57,13 +74,26 @@ def read_table(data: bytes, fmt: str, expected: list[str], max_bytes: int) -> pa
     if not data.strip():
         raise InvalidPredictions("the file is empty")
     if fmt == "parquet":
-        return _read_parquet(data, expected, max_bytes)
+        return _read_parquet(data, expected, max_bytes, max_rows)
     _check_text(data, fmt)
     if fmt == "jsonl":
+        if max_rows is not None:
+            _check_rows(data.count(b"\n") + (not data.endswith(b"\n")), max_rows, _SLACK)
         return _read_jsonl(data, expected)
+    _check_csv_header(data, expected)
     table = _read_csv(data, expected)
     check_columns(table.column_names, expected, fmt)
+    if max_rows is not None:
+        _check_rows(table.num_rows, max_rows)
     return table
+
+
+def _check_rows(rows: int, max_rows: int, slack: int = 0) -> None:
+    if rows > max_rows + slack:
+        raise InvalidPredictions(
+            f"the file holds {rows:,} {'lines' if slack else 'rows'}, more than the "
+            f"{max_rows:,} ids of the test set; it must have one row for each test id"
+        )
 
 
 def show(value: Any) -> str:
@@ -81,11 +111,13 @@ def listing(values: Iterable[Any]) -> str:
 
 
 def check_columns(found: list[str], expected: list[str], fmt: str) -> None:
-    """Exactly the expected columns, each once; near misses get a hint."""
-    repeated = sorted({name for name in found if found.count(name) > 1})
+    """Exactly the expected columns, each once; near misses get a hint. Linear in `found`."""
+    too_many(len(found), expected)
+    counts = Counter(found)
+    repeated = sorted(name for name, n in counts.items() if n > 1)
     if repeated:
         raise InvalidPredictions(f"the column {show(repeated[0])} appears more than once")
-    missing = [name for name in expected if name not in found]
+    missing = [name for name in expected if name not in counts]
     extra = [name for name in found if name not in expected]
     if not missing and not extra:
         return
@@ -112,6 +144,15 @@ def check_columns(found: list[str], expected: list[str], fmt: str) -> None:
     )
 
 
+def too_many(count: int, expected: list[str], what: str = "columns") -> None:
+    """Refuse a file with far more columns than expected, before any per-column work."""
+    if count > MAX_COLUMNS:
+        raise InvalidPredictions(
+            f"the file has {count:,} {what}; it must have exactly the columns "
+            f"{show(expected[0])} and {show(expected[1])}"
+        )
+
+
 # --- text formats --------------------------------------------------------------------
 
 
@@ -131,12 +172,20 @@ def _check_text(data: bytes, fmt: str) -> None:
         raise InvalidPredictions("the file looks like JSON, not CSV; name JSON Lines files .jsonl")
 
 
+def _check_csv_header(data: bytes, expected: list[str]) -> None:
+    """Count the header's fields (an upper bound: quoted commas count too) before pyarrow
+    builds a column for each of them."""
+    end = data.find(b"\n", 0, 1 << 20)
+    header = data[: end if end >= 0 else 1 << 20]
+    too_many(header.count(b",") + 1, expected, "columns in its header")
+
+
 def _read_csv(data: bytes, expected: list[str]) -> pa.Table:
     bad: list[Any] = []
 
     def on_bad_row(row: Any) -> str:
         bad.append(row)
-        return "skip" if len(bad) < 100 else "error"
+        return "skip" if len(bad) < _BAD_ROWS else "error"
 
     table = None
     try:
@@ -169,24 +218,64 @@ def _read_jsonl(data: bytes, expected: list[str]) -> pa.Table:
     depth, line = _deepest(data)
     if depth > _MAX_DEPTH:  # pyarrow's JSON parser recurses, and crashes the process
         raise InvalidPredictions(
-            f"line {line} nests lists or objects {depth:,} deep; {_ONE_OBJECT}"
+            f"line {line} nests lists or objects more than {_MAX_DEPTH} deep; {_ONE_OBJECT}"
         )
     schema = _first_line_schema(data, expected)
+    view, tables, start = memoryview(data), [], 0
+    while start < len(data):  # in pieces: a refusal stops the work at the faulty piece
+        end = data.find(b"\n", start + _BLOCK)
+        end = len(data) if end < 0 else end + 1
+        try:
+            tables.append(_parse_jsonl(view[start:end], schema))
+        except (pa.ArrowException, UnicodeDecodeError) as exc:
+            # Python names the faulty line, but is slow: it reads only a small piece.
+            start, end = _bad_piece(data, start, end, schema)
+            first = next(_records(data))  # the types every line must share
+            _explain_jsonl(view[start:end].tobytes(), expected, data.count(b"\n", 0, start), first)
+            raise InvalidPredictions(
+                f"the file could not be read as JSON Lines: {_reason(exc)}"
+            ) from None
+        start = end
+    return pa.concat_tables(tables)
+
+
+def _parse_jsonl(data: bytes | memoryview, schema: pa.Schema) -> pa.Table:
     options = pjson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+    return pjson.read_json(
+        pa.BufferReader(pa.py_buffer(data)),
+        read_options=pjson.ReadOptions(block_size=4 << 20),
+        parse_options=options,
+    )
+
+
+def _bad_piece(data: bytes, start: int, end: int, schema: pa.Schema) -> tuple[int, int]:
+    """Within data[start:end], which pyarrow refuses, a piece of whole lines of about
+    `_PIECE` bytes holding the first line it refuses. Halving costs about two more parses
+    of the range, in C."""
+    view = memoryview(data)
+    while end - start > _PIECE:
+        mid = data.find(b"\n", (start + end) // 2, end - 1)
+        if mid < 0:
+            break
+        if _refused(view[start : mid + 1], schema):
+            end = mid + 1
+        elif _refused(view[mid + 1 : end], schema):
+            start = mid + 1
+        else:
+            break  # each half parses alone: explain the pair
+    return start, end
+
+
+def _refused(piece: memoryview, schema: pa.Schema) -> bool:
     try:
-        return pjson.read_json(
-            pa.BufferReader(data),
-            read_options=pjson.ReadOptions(block_size=4 << 20),
-            parse_options=options,
-        )
-    except (pa.ArrowException, UnicodeDecodeError) as exc:
-        _explain_jsonl(data, expected)  # raises with a line number when it finds the fault
-        raise InvalidPredictions(
-            f"the file could not be read as JSON Lines: {_reason(exc)}"
-        ) from None
+        _parse_jsonl(piece, schema)
+    except (pa.ArrowException, UnicodeDecodeError):
+        return True
+    return False
 
 
 def _first_line_schema(data: bytes, expected: list[str]) -> pa.Schema:
+    _count_first_keys(data, expected)
     number, record = next(_records(data), (0, {}))
     check_columns(list(record), expected, "jsonl")
     fields = []
@@ -202,6 +291,31 @@ def _first_line_schema(data: bytes, expected: list[str]) -> pa.Schema:
     return pa.schema(fields)
 
 
+def _count_first_keys(data: bytes, expected: list[str]) -> None:
+    """Refuse a first line with too many keys before Python parses it (a pair each).
+
+    Only a line with many colons is counted: those outside strings, one level deep
+    (nesting is already known to be shallow)."""
+    start = len(data) - len(data.lstrip())
+    end = data.find(b"\n", start)
+    line = data[start : end if end >= 0 else len(data)]
+    if line.count(b":") <= MAX_COLUMNS:
+        return
+    if b"\\" in line:
+        line = line.replace(b"\\\\", b"").replace(b'\\"', b"")
+    kept = np.frombuffer(line.translate(None, _NOT_KEYS), np.uint8)
+    keys = quotes = level = 0
+    for start in range(0, len(kept), _PIECE):  # in slices, stopping once there are too many
+        c = kept[start : start + _PIECE]
+        outside = (quotes + np.cumsum(c == 34)) % 2 == 0
+        step = ((c == 91) | (c == 123)).astype(np.int32) - ((c == 93) | (c == 125))
+        levels = level + np.cumsum(step * outside)
+        keys += int(np.count_nonzero((c == 58) & outside & (levels == 1)))
+        if keys > MAX_COLUMNS:
+            too_many(keys, expected, "keys or more on its first line")
+        quotes, level = quotes + int(np.count_nonzero(c == 34)), int(levels[-1])
+
+
 def _arrow_type(value: Any, role: str) -> pa.DataType:
     if isinstance(value, bool):
         return pa.bool_()
@@ -210,10 +324,20 @@ def _arrow_type(value: Any, role: str) -> pa.DataType:
     return pa.float64() if isinstance(value, (int, float)) else pa.string()
 
 
-def _explain_jsonl(data: bytes, expected: list[str]) -> None:
-    """Find the first bad line after pyarrow refused the file (its row numbers are per block)."""
+def _explain_jsonl(
+    data: bytes,
+    expected: list[str],
+    lines_before: int = 0,
+    first: tuple[int, dict[str, Any]] | None = None,
+) -> None:
+    """Find the first bad line after pyarrow refused the file (its row numbers are per block).
+
+    `data` may be a piece of the file after `lines_before` lines; `first` is the file's
+    first record, whose types every line must share."""
     kinds: dict[str, tuple[str, int]] = {}
-    for number, record in _records(data):
+    if first is not None:
+        kinds = {key: (_json_kind(value), first[0]) for key, value in first[1].items()}
+    for number, record in _records(data, lines_before):
         for key, value in record.items():
             if key not in expected:
                 raise InvalidPredictions(
@@ -231,15 +355,20 @@ def _explain_jsonl(data: bytes, expected: list[str]) -> None:
                 )
 
 
-def _records(data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+def _records(data: bytes, lines_before: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
     """Each non-blank line parsed by Python, with its number; the first bad one raises."""
-    for number, line in enumerate(io.BytesIO(data), start=1):  # lazily: often one line is read
+    # lazily: often one line is read
+    for number, line in enumerate(io.BytesIO(data), start=lines_before + 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line, object_pairs_hook=_unique_keys)
         except _RepeatedKey as exc:
             raise InvalidPredictions(f"line {number}: the key {exc} appears twice") from None
+        except _TooManyKeys as exc:
+            raise InvalidPredictions(
+                f"line {number} holds an object with {exc} keys; {_ONE_OBJECT}"
+            ) from None
         except (ValueError, RecursionError) as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "bad value"
             raise InvalidPredictions(
@@ -252,13 +381,14 @@ def _records(data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, record
 
 
-def _deepest(data: bytes, chunk: int = 1 << 20) -> tuple[int, int]:
+def _deepest(data: bytes, chunk: int = 1 << 16) -> tuple[int, int]:
     """How deep [ and { nest outside JSON strings, and on which line it peaks.
 
     pyarrow may start parsing at any line, so the depth counted is the most openers
     since the lowest point before (extra closers cannot hide a deep stack), and a string
     never runs past the end of a line. Escape pairs go first, then every byte but
-    quotes, brackets and newlines, all in C; numpy scans what is left, in slices.
+    quotes, brackets and newlines, all in C; numpy scans what is left, in slices, and
+    stops at the first slice that goes deeper than the limit.
     """
     if b"\\" in data:  # drop escape pairs, left to right as JSON reads them
         data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
@@ -283,6 +413,8 @@ def _deepest(data: bytes, chunk: int = 1 << 20) -> tuple[int, int]:
         if levels[top] - lows[top] > best:
             best = int(levels[top] - lows[top])
             line = lines_before + int(np.count_nonzero(newline[:top])) + 1
+        if best > _MAX_DEPTH:
+            break  # deep enough to refuse: the rest of the file need not be scanned
         depth, low, in_string = int(levels[-1]), int(lows[-1]), int(not outside[-1])
         lines_before += int(np.count_nonzero(newline))
     return best, line
@@ -292,7 +424,13 @@ class _RepeatedKey(ValueError):
     pass
 
 
+class _TooManyKeys(ValueError):
+    pass
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len(pairs) > MAX_COLUMNS:  # before looking at each key
+        raise _TooManyKeys(f"{len(pairs):,}")
     record: dict[str, Any] = {}
     for key, value in pairs:
         if key in record:
@@ -314,7 +452,9 @@ def _json_kind(value: Any) -> str:
 # --- parquet -------------------------------------------------------------------------
 
 
-def _read_parquet(data: bytes, expected: list[str], max_bytes: int) -> pa.Table:
+def _read_parquet(
+    data: bytes, expected: list[str], max_bytes: int, max_rows: int | None = None
+) -> pa.Table:
     """Read only the expected columns, refusing a file that would unpack to gigabytes."""
     if not (data.startswith(b"PAR1") and data.endswith(b"PAR1")):
         what = next((w for m, w in _MAGIC.items() if data.startswith(m)), "")
@@ -325,16 +465,34 @@ def _read_parquet(data: bytes, expected: list[str], max_bytes: int) -> pa.Table:
         elif not what:
             what = "text, perhaps CSV" if _is_text(data[:4096]) else "some other kind of file"
         raise InvalidPredictions(f"the file is not a Parquet file; it looks like {what}")
+    footer = int.from_bytes(data[-8:-4], "little") if len(data) >= 12 else 0
+    if footer + 12 > len(data):
+        raise InvalidPredictions("the file is not a valid Parquet file: it is damaged or truncated")
+    if footer > _FOOTER:  # thousands of columns or row groups: refused before parsing
+        raise InvalidPredictions(
+            f"the file's metadata takes {_mb(footer, 0)}; a file of two columns needs far "
+            "less (write it with pandas' to_parquet, index=False)"
+        )
     try:
         meta = pq.read_metadata(pa.BufferReader(data))
+        too_many(meta.num_columns, expected)
+        if meta.num_row_groups > MAX_ROW_GROUPS:
+            raise InvalidPredictions(
+                f"the file is split into {meta.num_row_groups:,} row groups; write it "
+                f"in fewer (at most {MAX_ROW_GROUPS:,}), for example with pandas' to_parquet"
+            )
         schema = meta.schema.to_arrow_schema()
         names = [n for n in schema.names if not _PANDAS_INDEX.fullmatch(n)]
         # Only file- and row-group-level fields: pyarrow 26 aborts the whole process when
         # asked for the column-chunk metadata of some damaged files.
         unpacked = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
+    except InvalidPredictions:
+        raise
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InvalidPredictions(f"the file is not a valid Parquet file: {_reason(exc)}") from None
     check_columns(names, expected, "parquet")
+    if max_rows is not None:
+        _check_rows(meta.num_rows, max_rows)
     if meta.num_rows > max_bytes:
         raise InvalidPredictions(
             f"the file holds {meta.num_rows:,} rows, far more than the test set"
