@@ -7,6 +7,7 @@ queue then checks what only it can (quota, duplicates) inside its CAS commit.
 
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,8 @@ def prepare(ctx: Context, user: str, model: str, description: str, path: Any) ->
         content = path.read_bytes()
     except OSError:
         raise Refusal(UPLOAD_LOST) from None
-    frame = read_predictions(content, fmt, ctx.config.benchmark, limits.max_file_bytes)
+    max_rows = len(ctx.public_ids) if ctx.public_ids is not None else None
+    frame = read_predictions(content, fmt, ctx.config.benchmark, limits.max_file_bytes, max_rows)
     if ctx.public_ids is not None:
         check_ids(frame, ctx.public_ids)
     return Submission(
@@ -77,7 +79,21 @@ def prepare(ctx: Context, user: str, model: str, description: str, path: Any) ->
 
 
 def submit(ctx: Context, user: str, model: str, description: str, path: Any) -> Entry:
-    return ctx.committer.submit(prepare(ctx, user, model, description, path))
+    """Check and queue one file; refused files count against the user's hourly allowance,
+    so a stream of crafted files costs the board little."""
+    wait = ctx.refusals.check(user)
+    if wait is not None:
+        again = ctx.clock() + timedelta(seconds=wait.seconds)
+        raise Refusal(
+            f"{ctx.config.limits.refusals_per_hour} of your files were refused in the last "
+            f"hour; you may try again at {again:%H:%M} UTC ({wait.sentence()})"
+        )
+    try:
+        sub = prepare(ctx, user, model, description, path)
+    except InvalidPredictions:
+        ctx.refusals.add(user)
+        raise
+    return ctx.committer.submit(sub)
 
 
 def accepted_message(entry: Entry) -> str:

@@ -11,6 +11,7 @@ import html
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -31,6 +32,7 @@ FLAGGED_API = "mallory-api"
 PER_DAY = 3
 MAX_FILE_MB = 0.25
 N_IDS = 300
+CLIENT_SECRET = secrets.token_urlsafe(24)  # the board refuses a publicly known one
 
 
 def free_port() -> int:
@@ -113,6 +115,7 @@ def _env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["GRADIO_TEMP_DIR"] = str(root / "gradio-tmp")
     env["PYTHONUNBUFFERED"] = "1"
+    env["HELDOUT_OAUTH_CLIENT_SECRET"] = CLIENT_SECRET
     for name in ("SYSTEM", "SPACE_ID", "SPACE_HOST", "HF_TOKEN"):
         env.pop(name, None)
     return env
@@ -216,9 +219,13 @@ class Api:
         self.url = app_url
         self.client = httpx.Client(timeout=60)
 
-    def upload(self, content: bytes, name: str = "predictions.csv") -> dict[str, Any]:
+    def upload(
+        self, content: bytes, name: str = "predictions.csv", cookie: str | None = None
+    ) -> dict[str, Any]:
+        """Upload as the signed-in owner of `cookie` (uploads need a session)."""
+        headers = {"Cookie": f"session={cookie}"} if cookie else {}
         response = self.client.post(
-            f"{self.url}/gradio_api/upload", files={"files": (name, content)}
+            f"{self.url}/gradio_api/upload", files={"files": (name, content)}, headers=headers
         )
         response.raise_for_status()
         path = response.json()[0]
@@ -245,7 +252,9 @@ class Api:
 
     def submit(self, cookie: str | None, model: str, content: bytes, description: str = "") -> str:
         """The status message of one submission."""
-        return self.call("submit", [model, description, self.upload(content)], cookie)[0]
+        return self.call(
+            "submit", [model, description, self.upload(content, cookie=cookie)], cookie
+        )[0]
 
     def mine(self, cookie: str) -> dict[str, Any]:
         """My submissions: the table payload ({headers, data})."""
