@@ -9,9 +9,11 @@ rows take well under a second; `heldout.prediction_formats` does the parsing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path, PurePath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,7 @@ __all__ = [
     "FORMATS",
     "check_ids",
     "detect_format",
+    "fingerprint",
     "load_public_ids",
     "read_predictions",
     "show",
@@ -123,6 +126,43 @@ def check_ids(
         raise InvalidPredictions(
             "; ".join(problems) + "; the file must have one row for each public test id"
         )
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """The predictions' identity, whatever file carried them (the shared-file rule).
+
+    sha256 of a canonical form of `read_predictions`' frame: rows sorted by id, each id
+    as text, numbers in single precision (so 0.1, 0.10 and a float32 Parquet column of
+    0.1 agree), text exactly. So CRLF line endings, another row order, JSON Lines or
+    Parquet instead of CSV all give the same fingerprint; any other prediction does not.
+    Linear apart from the sort, all in pyarrow and numpy.
+    """
+    ids = _arrow(frame[frame.columns[0]])
+    order = pc.sort_indices(ids)
+    digest = hashlib.sha256(b"heldout predictions v1\0")
+    _digest_strings(digest, ids.take(order))
+    values = frame[frame.columns[1]]
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.to_numpy(np.float64)[order.to_numpy()].astype(np.float32) + np.float32(0)
+        digest.update(b"numbers\0" + numbers.astype("<f4").tobytes())  # + 0 turns -0 into 0
+    else:
+        digest.update(b"text\0")
+        _digest_strings(digest, _arrow(values).take(order))
+    return digest.hexdigest()
+
+
+def _digest_strings(digest: Any, values: pa.Array) -> None:
+    """Feed each string's length, then all their bytes: no two lists feed the same."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    values = values.cast(pa.large_string())
+    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype("<i8")
+    digest.update(lengths.tobytes())
+    offsets = np.frombuffer(values.buffers()[1], np.int64)[
+        values.offset : values.offset + len(values) + 1
+    ]
+    if len(values) and values.buffers()[2] is not None:
+        digest.update(memoryview(values.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
 
 
 def load_public_ids(path: str | os.PathLike[str]) -> pd.Index:

@@ -18,7 +18,7 @@ from heldout.errors import HeldoutError, InvalidPredictions, QueueError
 from heldout.leaderboard.context import Context
 from heldout.leaderboard.identity import Refusal, require_user, user_of
 from heldout.leaderboard.text import html_text, md_escape, quota_line
-from heldout.predictions import check_ids, detect_format, read_predictions
+from heldout.predictions import check_ids, detect_format, fingerprint, read_predictions
 from heldout.queue.entry import Entry, check_description, check_model_name
 from heldout.queue.status import JobStatus
 from heldout.queue.submission import Submission
@@ -74,7 +74,12 @@ def prepare(ctx: Context, user: str, model: str, description: str, path: Any) ->
     if ctx.public_ids is not None:
         check_ids(frame, ctx.public_ids)
     return Submission(
-        submitter=user, model=model, content=content, format=fmt, description=description
+        submitter=user,
+        model=model,
+        content=content,
+        format=fmt,
+        description=description,
+        fingerprint=fingerprint(frame),
     )
 
 
