@@ -142,9 +142,7 @@ def test_a_foreign_page_cannot_approve_a_job_or_read_a_reviewers_submissions(
     wait_for(lambda: held in page.locator("#review-table").inner_text(), timeout=30)
 
 
-def test_logout_in_the_browser_ends_the_session_for_a_copied_cookie(
-    profile: Any, app: App
-) -> None:
+def test_logout_in_the_browser_ends_the_session_for_a_copied_cookie(profile: Any, app: App) -> None:
     page = profile.new_page()
     browser_sign_in(page, app.url, "cookie-owner")
     captured = [c for c in profile.cookies(app.url) if c["name"] == "session"]
