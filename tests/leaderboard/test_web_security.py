@@ -65,6 +65,10 @@ def test_a_foreign_origin_cannot_approve_or_read_as_a_signed_in_reviewer(
         timeout=30,
     )
     assert join.status_code == 403
+    data = httpx.get(
+        f"{app.url}/gradio_api/queue/data", params={"session_hash": "abc"}, headers=foreign
+    )
+    assert data.status_code == 403
     upload = httpx.post(
         f"{app.url}/gradio_api/upload",
         files={"files": ("p.csv", setup.predictions(seed=302))},
