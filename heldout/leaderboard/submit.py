@@ -84,8 +84,9 @@ def prepare(ctx: Context, user: str, model: str, description: str, path: Any) ->
 
 
 def submit(ctx: Context, user: str, model: str, description: str, path: Any) -> Entry:
-    """Check and queue one file; refused files count against the user's hourly allowance,
-    so a stream of crafted files costs the board little."""
+    """Check and queue one file. Refused files (and files refused by the queue: over the
+    quota, a repeat) count against the user's hourly allowance, so a stream of crafted
+    or oversized submissions costs the board little."""
     wait = ctx.refusals.check(user)
     if wait is not None:
         again = ctx.clock() + timedelta(seconds=wait.seconds)
@@ -94,11 +95,10 @@ def submit(ctx: Context, user: str, model: str, description: str, path: Any) -> 
             f"hour; you may try again at {again:%H:%M} UTC ({wait.sentence()})"
         )
     try:
-        sub = prepare(ctx, user, model, description, path)
-    except InvalidPredictions:
+        return ctx.committer.submit(prepare(ctx, user, model, description, path))
+    except (InvalidPredictions, QueueError):  # a bad file, or a good one over the quota
         ctx.refusals.add(user)
         raise
-    return ctx.committer.submit(sub)
 
 
 def accepted_message(entry: Entry) -> str:

@@ -151,7 +151,7 @@ class App(Process):
         args += ["--port", str(self.port), "--oauth-provider", provider]
         super().__init__(args, setup.root / "app.log", _env(setup.root))
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 180.0) -> None:  # gradio imports slowly under load
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
