@@ -29,6 +29,7 @@ from heldout.queue.local_store import LocalStore
 REVIEWER = "rita"
 FLAGGED = "mallory"  # every submission by these accounts is held for review
 FLAGGED_API = "mallory-api"
+FLAGGED_WEB = "mallory-web"  # the web-security tests' own flagged account (daily quota)
 PER_DAY = 3
 MAX_FILE_MB = 0.25
 N_IDS = 300
@@ -86,7 +87,7 @@ max_file_mb = {MAX_FILE_MB}
 
 [review]
 reviewers = ["{REVIEWER}"]
-flag_accounts = ["{FLAGGED}", "{FLAGGED_API}"]
+flag_accounts = ["{FLAGGED}", "{FLAGGED_API}", "{FLAGGED_WEB}"]
 
 [leaderboard]
 cache_seconds = {cache_seconds}

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from browser_support import ARGS, CHROMIUM, wait_for
-from lb_support import FLAGGED_API, REVIEWER, Api, App, Setup, job_id_in, sign_in
+from lb_support import FLAGGED_WEB, REVIEWER, Api, App, Setup, job_id_in, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -116,7 +116,7 @@ def test_a_foreign_page_cannot_approve_a_job_or_read_a_reviewers_submissions(
     api = Api(app.url)
     try:
         held = job_id_in(
-            api.submit(sign_in(app.url, FLAGGED_API), "held job", setup.predictions(seed=401))
+            api.submit(sign_in(app.url, FLAGGED_WEB), "held job", setup.predictions(seed=401))
         )
     finally:
         api.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lb_support import FLAGGED_API, REVIEWER, Api, App, Setup, job_id_in, sign_in, write_setup
+from lb_support import FLAGGED_WEB, REVIEWER, Api, App, Setup, job_id_in, sign_in, write_setup
 
 BOARD_HOST = "leaderboard.example"  # not localhost: gradio's CORS would answer anyone
 EVIL = "http://attacker.example"
@@ -34,7 +34,7 @@ def call_start(app: App, name: str, data: list, headers: dict[str, str]) -> http
 def test_a_foreign_origin_cannot_approve_or_read_as_a_signed_in_reviewer(
     api: Api, app: App, setup: Setup
 ) -> None:
-    owner = sign_in(app.url, FLAGGED_API)
+    owner = sign_in(app.url, FLAGGED_WEB)
     held = job_id_in(api.submit(owner, "csrf target", setup.predictions(seed=301)))
     rita = sign_in(app.url, REVIEWER)
     before = setup.queue_store().head()
