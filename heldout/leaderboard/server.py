@@ -21,6 +21,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from heldout.config import Config
 from heldout.leaderboard import sessions
+from heldout.leaderboard.payloads import PayloadGuard
 from heldout.leaderboard.uploads import UploadGate
 from heldout.leaderboard.web_guard import OriginGuard, public_origins
 
@@ -87,6 +88,7 @@ def mount(blocks: gr.Blocks, config: Config) -> fastapi.FastAPI:
     # No CORS grant to any origin; its presence also makes gradio's own CORS middleware,
     # which would grant any Origin with credentials off localhost, step aside.
     app.add_middleware(CORSMiddleware, allow_origins=[])
+    app.add_middleware(PayloadGuard)  # event calls name uploads, never links to download
     app.add_middleware(OriginGuard, public=public_origins(config.leaderboard.public_url))
     app.add_middleware(SecurityHeaders)
     # gradio checks that a file named in a request was uploaded by a visitor only for

@@ -71,7 +71,7 @@ class UploadGate:
                 503, f"The board has no room for uploads now; try again {wait.sentence()}.", wait
             )
             return
-        body = await _read(receive, size)
+        body = await read_body(receive, size)
         if body is None:
             return  # the client went away
         files = max(1, body.count(b"--" + boundary) - 1)  # the last delimiter closes the form
@@ -84,7 +84,7 @@ class UploadGate:
                 wait,
             )
             return
-        await app(scope, _replay(body, receive), send)
+        await app(scope, replay(body, receive), send)
 
 
 def _boundary(content_type: str) -> bytes | None:
@@ -98,7 +98,8 @@ def _boundary(content_type: str) -> bytes | None:
     return None
 
 
-async def _read(receive: Any, size: int) -> bytes | None:
+async def read_body(receive: Any, size: int) -> bytes | None:
+    """The whole body, or None if the client left or sent more than `size` bytes."""
     chunks, total = [], 0
     while True:
         message = await receive()
@@ -113,7 +114,7 @@ async def _read(receive: Any, size: int) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Any) -> Callable[[], Any]:
+def replay(body: bytes, receive: Any) -> Callable[[], Any]:
     """The body once, then the real channel (which reports the client leaving)."""
     sent = False
 

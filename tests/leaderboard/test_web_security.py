@@ -108,6 +108,32 @@ def test_gradio_client_reads_the_board(app: App) -> None:
     assert "Rank" in result[0]["headers"]
 
 
+def test_a_file_named_by_a_link_is_refused_before_gradio_downloads_it(
+    app: App, setup: Setup
+) -> None:
+    """gradio would fetch the link into its cache (no size limit, no sign-in needed):
+    a way round the upload gate."""
+    before = setup.queue_store().head()
+    linked = {
+        "path": "https://example.com/predictions.csv",
+        "orig_name": "p.csv",
+        "meta": {"_type": "gradio.FileData"},
+    }
+    signed = cookie_header(sign_in(app.url, "linker"))
+    for headers in ({}, signed):
+        answer = call_start(app, "submit", ["linked", "", linked], headers)
+        assert answer.status_code == 400
+        assert answer.text == "Files must be uploaded to the board, not linked."
+    join = httpx.post(
+        f"{app.url}/gradio_api/queue/join",
+        json={"data": ["linked", "", linked], "fn_index": 0, "session_hash": "abc"},
+        headers=signed,
+        timeout=30,
+    )
+    assert join.status_code == 400
+    assert setup.queue_store().head() == before
+
+
 # ---- item 6: logout ends the session on the server -------------------------------
 
 
