@@ -58,6 +58,10 @@ class StorageConfig:
     endpoint: str | None = None
     retry_seconds: float = 60.0
     http_timeout_seconds: float = 60.0
+    # The Hub's free tier; the process-wide rate governor shows spending against these.
+    api_calls_per_5min: int = 1000
+    downloads_per_5min: int = 5000
+    commits_per_hour: int = 128
 
     def token(self) -> str | None:
         """Read at call time, from the environment only, so it is never written anywhere."""
@@ -256,6 +260,9 @@ def _check(config: Config) -> None:
             raise ConfigError("storage.queue_repo and storage.results_repo must differ")
     if s.retry_seconds <= 0 or s.http_timeout_seconds <= 0:
         raise ConfigError("storage.retry_seconds and storage.http_timeout_seconds must be positive")
+    for key in ("api_calls_per_5min", "downloads_per_5min", "commits_per_hour"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"storage.{key} must be at least 1")
     lim = config.limits
     if lim.submissions_per_day < 1:
         raise ConfigError("limits.submissions_per_day must be at least 1")
