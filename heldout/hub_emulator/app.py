@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heldout.hub_emulator import routes_files, routes_optional, routes_repo
+from heldout.hub_emulator import access_requests, routes_files, routes_optional, routes_repo
 from heldout.hub_emulator.auth import Access
 from heldout.hub_emulator.counters import Counters
 from heldout.hub_emulator.errors import BadRequest, HubError, NotFound
@@ -167,6 +167,7 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
         *admin_routes(services),
         *oidc_routes(OidcProvider(settings, state), access),
         *cas_routes(services),
+        *access_requests.routes(services, dispatcher.handle),
         Route("/{path:path}", dispatcher.handle, methods=methods),
     ]
     app = Starlette(routes=routes)
