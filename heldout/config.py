@@ -39,6 +39,7 @@ class BenchmarkConfig:
     public_ids: Path | None = None
     example_predictions: Path | None = None
     citation: str = ""
+    license: str = "cc-by-4.0"  # the results dataset's license (a Hub license id)
 
     @property
     def all_metrics(self) -> tuple[str, ...]:

@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction, config_option: Callable) -> None:
     deploy.add_argument(
         "--endpoint", help="Hub URL (default: huggingface.co; the emulator's for tests)"
     )
+    deploy.add_argument(
+        "--evaluator-url",
+        metavar="URL",
+        help="where the Hub webhook reaches the evaluator (default: its Space's hf.space URL)",
+    )
     deploy.set_defaults(handler=run_deploy)
 
     demo = sub.add_parser("demo", help="the whole stack on this machine, with example data")
@@ -74,10 +79,14 @@ def run_deploy(args: argparse.Namespace) -> int:
         user = HfApi(endpoint=args.endpoint, token=token).whoami()["name"]
     except Exception as exc:  # whatever went wrong, the token could not be used
         raise HeldoutError("the Hub did not accept the token (whoami failed)") from exc
-    plan = plan_deploy(config, args.namespace or user)
-    deploy(plan, token, args.endpoint)
+    plan = plan_deploy(
+        config, args.namespace or user, evaluator_url=args.evaluator_url, endpoint=args.endpoint
+    )
+    deploy(plan, config, token, args.endpoint)
     print(
-        f"deployed under {plan.namespace}. Next: start the evaluator Space and open the leaderboard."
+        f"deployed under {plan.namespace}: {plan.hub}/spaces/{plan.leaderboard.repo_id}\n"
+        f"  next: heldout doctor -c {args.config}"
+        + (f" --endpoint {args.endpoint}" if args.endpoint else "")
     )
     return 0
 

@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="score K jobs at once, each in its own process (default: %(default)s)",
     )
     parser.add_argument(
+        "--webhook-host",
+        default="0.0.0.0",
+        metavar="HOST",
+        help="address the webhook endpoint binds (default: %(default)s, as on a Space)",
+    )
+    parser.add_argument(
         "--webhook-port",
         type=int,
         default=7860,
@@ -99,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             secret,
             config.storage.queue_repo,
             lambda _sha: worker.wake(),
+            host=args.webhook_host,
             port=args.webhook_port,
         )
         server.start()
