@@ -95,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config} has no [evaluator] section; a worker needs one")
     if args.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
+    from heldout.preflight import check_queue_access
+
+    check_queue_access(config, write=True)  # refuse at start; a queue lost later is retried
     worker = Worker(
         open_queue(config), config, worker_id=args.worker_id, concurrency=args.concurrency
     )
