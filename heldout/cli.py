@@ -82,10 +82,9 @@ class _Once(logging.Filter):
 
 def configure_logging(verbose: bool) -> None:
     """What a person needs by default (heldout's own lines, each warning once); `-v` adds
-    every library's debug lines, one per HTTP request included."""
+    heldout's debug lines and every library's INFO lines, one per HTTP request included."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # huggingface_hub installs its own handler (at import) and still propagates to ours:
     # without this, each of its warnings is printed twice.
@@ -94,9 +93,10 @@ def configure_logging(verbose: bool) -> None:
     hub_logger = logging.getLogger("huggingface_hub")
     for handler in list(hub_logger.handlers):
         hub_logger.removeHandler(handler)
-    hub_logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    hub_logger.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.captureWarnings(True)
     if verbose:
+        logging.getLogger("heldout").setLevel(logging.DEBUG)
         return
     for name in CHATTY:
         logging.getLogger(name).setLevel(logging.WARNING)
