@@ -142,6 +142,8 @@ def deploy(
             exist_ok=True,
             space_sdk="gradio" if repo.repo_type == "space" else None,
         )
+        if api.repo_info(repo.repo_id, repo_type=repo.repo_type).private != repo.private:
+            api.update_repo_settings(repo.repo_id, private=repo.private, repo_type=repo.repo_type)
         say(repo.label)
 
     links = CardLinks(plan.hub, plan.leaderboard.repo_id, plan.results.repo_id, plan.queue.repo_id)
