@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heldout.hub_emulator import routes_files, routes_repo, webhooks
+from heldout.hub_emulator import routes_files, routes_repo
 from heldout.hub_emulator.auth import Access
 from heldout.hub_emulator.counters import Counters
 from heldout.hub_emulator.errors import BadRequest, HubError, NotFound
@@ -29,6 +29,7 @@ from heldout.hub_emulator.responses import error_response, json_response
 from heldout.hub_emulator.services import Call, Services
 from heldout.hub_emulator.settings import EmulatorSettings
 from heldout.hub_emulator.state import HubState
+from heldout.hub_emulator.webhooks import install as install_webhooks
 
 Handler = Callable[[Call], Awaitable[Response]]
 
@@ -165,5 +166,5 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.state.services = services
-    webhooks.install(app, services)  # the webhooks API, and deliveries after each commit
+    install_webhooks(app, services)  # the webhooks API, and deliveries after each commit
     return app

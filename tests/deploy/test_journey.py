@@ -190,7 +190,8 @@ def test_init_check_preview_deploy_doctor_and_a_webhook_scored_submission(
             timeout=900,
         )
         assert pip.returncode == 0, pip.stdout + pip.stderr
-        print(f"venv + pip install -r requirements.txt: {time.monotonic() - started:.0f} s")
+        took = time.monotonic() - started
+        print(f"\nvenv + pip install -r requirements.txt: {took:.0f} s", file=sys.__stderr__)
         installed = subprocess.run(
             [python, "-c", "import heldout; print(heldout.__file__)"],
             capture_output=True,
