@@ -32,6 +32,13 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 for _name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "SPACE_ID", "SYSTEM"):
     os.environ.pop(_name, None)
+# hf_xet builds three HTTP clients per upload or download, each loading every CA
+# certificate it finds; scanning SSL_CERT_DIR (hundreds of files) made each Xet transfer
+# about 3x slower (bench/bench_xet.py). The bundle file holds the same certificates.
+_CA_BUNDLE = os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt"
+if os.path.isfile(_CA_BUNDLE):
+    os.environ["SSL_CERT_FILE"] = _CA_BUNDLE
+    os.environ.pop("SSL_CERT_DIR", None)
 
 
 @pytest.fixture(scope="session")

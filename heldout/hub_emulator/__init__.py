@@ -10,10 +10,15 @@ Emulated, over real HTTP:
 - repos (model, dataset, space): create (409 with `url` when it exists), delete,
   visibility settings, `repo_info` at a branch or commit (`expand=` honoured), refs,
   paginated commit history; private repos hidden (401 anonymous, 404 signed in);
-- commits: preupload (always "regular", with the head's `oid` as the Hub sends it),
-  ndjson commits with add, delete file, delete folder and copy (sent by the client as
-  an add); `parentCommit` compare-and-swap answered 412; all-or-nothing; full linear
-  history, so every read works at any old commit id;
+- commits: preupload ("lfs" for binary, over-10-MiB and `.gitattributes`-tracked
+  files, else "regular"; `oid` at the head as the Hub sends it), ndjson commits with
+  add, LFS add, delete file, delete folder and copy; `parentCommit` compare-and-swap
+  answered 412; all-or-nothing; full linear history, so every read works at any old
+  commit id;
+- the binary path: Xet read/write tokens, a CAS under `/_xet` (xorb upload directly
+  or through grants, shards v1/v2, reconstructions v1/v2/batch with `Range`, signed
+  xorb fetches with single and multipart ranges), every xorb and shard checked
+  against its hashes; the git LFS batch API (basic transfer) for `HF_HUB_DISABLE_XET`;
 - files: tree listing (recursive or not, `expand`, `Link: rel="next"` cursor pages
   at `page_size`, cost proportional to the folder listed), paths-info, and
   `resolve` (HEAD/GET, `Range` -> 206, `X-Repo-Commit`, `ETag`, `X-Error-Code`), enough
@@ -24,12 +29,14 @@ Emulated, over real HTTP:
   500/503/429 faults, lost commit replies, slow answers, all changeable while running;
 - an OpenID Connect provider like huggingface.co's (discovery, sign-in page, code,
   token with an RS256 id_token, userinfo, JWKS) for gradio's "Sign in with HF";
-- persistence in `data_dir`: an append-only journal plus a blob pack, replayed at start;
+- persistence in `data_dir`: an append-only journal plus a blob pack (files, LFS
+  objects and xorbs), replayed at start;
 - admin: `/_emulator/counters`, `/_emulator/counters/reset`, `/_emulator/settings`,
   `/_emulator/spaces/{ns}/{name}/secrets` (keys only) and `.../variables`.
 
-Not emulated: branches other than `main`, tags and pull requests (`create_pr`), LFS
-and Xet uploads (every file travels inline), parquet conversion (`refs/convert/parquet`
+Not emulated: branches other than `main`, tags and pull requests (`create_pr`), the
+CDN redirect of `resolve` for LFS files (their bytes are served directly), global
+chunk dedupe (the query always answers 404), LFS multipart transfer, parquet conversion (`refs/convert/parquet`
 answers 404), gated repos, search and listing of repos, discussions, collections,
 webhooks, inference, running Spaces, API-call rate limits other than the commit quota,
 repo renames, and real git (`oid`s are git blob ids; folder ids are made up).

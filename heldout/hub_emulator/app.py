@@ -26,6 +26,9 @@ from heldout.hub_emulator.hub_paths import match
 from heldout.hub_emulator.oidc import OidcProvider
 from heldout.hub_emulator.oidc_routes import oidc_routes
 from heldout.hub_emulator.responses import error_response, json_response
+from heldout.hub_emulator.routes_lfs import HANDLERS as LFS_HANDLERS
+from heldout.hub_emulator.routes_xet import HANDLERS as XET_HANDLERS
+from heldout.hub_emulator.routes_xet import cas_routes
 from heldout.hub_emulator.services import Call, Services
 from heldout.hub_emulator.settings import EmulatorSettings
 from heldout.hub_emulator.state import HubState
@@ -57,6 +60,8 @@ HANDLERS: dict[str, Handler] = {
     "commit": routes_files.commit,
     "resolve": routes_files.resolve,
     "unsupported": _unsupported,
+    **XET_HANDLERS,
+    **LFS_HANDLERS,
 }
 
 
@@ -162,6 +167,7 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
     routes = [
         *admin_routes(services),
         *oidc_routes(OidcProvider(settings, state), access),
+        *cas_routes(services),
         Route("/{path:path}", dispatcher.handle, methods=methods),
     ]
     app = Starlette(routes=routes)

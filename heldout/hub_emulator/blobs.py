@@ -2,7 +2,8 @@
 
 Files are stored once per distinct content (by sha256). On disk they go into a single
 append-only `blobs.pack`, so a commit of many small files costs one write and one
-fsync rather than one file each; the journal records where each blob lies.
+fsync rather than one file each; the journal records where each blob lies. Xet xorbs
+are kept in the same pack, under the key `xorb:<hash>`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ def entry_for(content: bytes) -> FileEntry:
     return FileEntry(
         sha256=hashlib.sha256(content).hexdigest(), oid=git_blob_oid(content), size=len(content)
     )
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    """The git LFS pointer file that stands in git for content stored outside it."""
+    return (
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+    )
+
+
+def lfs_entry_for(sha256: str, size: int, xet_hash: str | None) -> FileEntry:
+    pointer = lfs_pointer(sha256, size)
+    return FileEntry(sha256, git_blob_oid(pointer), size, lfs=True, xet_hash=xet_hash)
 
 
 class BlobStore:
@@ -75,6 +88,10 @@ class BlobStore:
     def locate(self, sha256: str, offset: int, length: int) -> None:
         """Remember where a blob lies in the pack (when replaying the journal)."""
         self._where[sha256] = (offset, length)
+
+    def size(self, sha256: str) -> int:
+        data = self._memory.get(sha256)
+        return len(data) if data is not None else self._where[sha256][1]
 
     def get(self, sha256: str) -> bytes:
         data = self._memory.get(sha256)

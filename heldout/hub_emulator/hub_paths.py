@@ -35,6 +35,11 @@ METHODS: dict[str, tuple[str, ...]] = {
     "space_runtime": ("GET",),
     "space_restart": ("POST",),
     "resolve": ("GET", "HEAD"),
+    "xet_write_token": ("GET",),
+    "xet_read_token": ("GET",),
+    "lfs_batch": ("POST",),
+    "lfs_upload": ("PUT",),
+    "lfs_verify": ("POST",),
     "unsupported": ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"),
 }
 
@@ -79,6 +84,9 @@ def match(method: str, raw_path: bytes | str) -> HubRoute | None:
 def _match(segs: list[str]) -> HubRoute | None:
     if segs and segs[0] == "api":
         return _match_api(segs[1:])
+    lfs = _match_lfs(segs)
+    if lfs is not None:
+        return lfs
     if len(segs) >= 5 and segs[0] in _WEB_PREFIXES and segs[3] == "resolve":
         return HubRoute(
             "resolve", _WEB_PREFIXES[segs[0]], f"{segs[1]}/{segs[2]}", segs[4], "/".join(segs[5:])
@@ -86,6 +94,19 @@ def _match(segs: list[str]) -> HubRoute | None:
     if len(segs) >= 4 and segs[2] == "resolve":
         return HubRoute("resolve", "model", f"{segs[0]}/{segs[1]}", segs[3], "/".join(segs[4:]))
     return None
+
+
+def _match_lfs(segs: list[str]) -> HubRoute | None:
+    """`{type prefix}{ns}/{name}.git/info/lfs/objects/{batch | verify | <oid>}`, the git
+    LFS API (for uploads when Xet is off); the last segment is the route's `path`."""
+    repo_type = "model"
+    if segs and segs[0] in _WEB_PREFIXES:
+        repo_type, segs = _WEB_PREFIXES[segs[0]], segs[1:]
+    if len(segs) != 6 or not segs[1].endswith(".git") or segs[2:5] != ["info", "lfs", "objects"]:
+        return None
+    repo_id = f"{segs[0]}/{segs[1][: -len('.git')]}"
+    endpoint = {"batch": "lfs_batch", "verify": "lfs_verify"}.get(segs[5], "lfs_upload")
+    return HubRoute(endpoint, repo_type, repo_id, None, segs[5])
 
 
 def _match_api(segs: list[str]) -> HubRoute:
@@ -109,6 +130,9 @@ def _match_api(segs: list[str]) -> HubRoute:
         return HubRoute("tree", repo_type, repo_id, rest[1], "/".join(rest[2:]).strip("/"))
     if action in _REPO_ACTIONS and len(rest) == 2:
         return HubRoute(_REPO_ACTIONS[action], repo_type, repo_id, rest[1])
+    if action in ("xet-write-token", "xet-read-token") and len(rest) >= 2:
+        endpoint = "xet_write_token" if action == "xet-write-token" else "xet_read_token"
+        return HubRoute(endpoint, repo_type, repo_id, "/".join(rest[1:]))
     if rest == ["refs"]:
         return HubRoute("refs", repo_type, repo_id)
     if rest == ["settings"]:

@@ -27,8 +27,8 @@ GITATTRIBUTES = b"""*.7z filter=lfs diff=lfs merge=lfs -text
 *.safetensors filter=lfs diff=lfs merge=lfs -text
 *.zip filter=lfs diff=lfs merge=lfs -text
 """
-"""What the Hub puts in a new repo's first commit (abridged). Files still travel as
-regular git blobs here: the emulator never asks a client for LFS or Xet uploads."""
+"""What the Hub puts in a new repo's first commit (abridged). `preupload` reads it:
+files it tracks with `filter=lfs` go through LFS or Xet, as on the Hub."""
 
 
 def check_repo_name(namespace: str, name: str) -> str:

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from heldout.hub_emulator.errors import HubError, RepoExists
+from heldout.hub_emulator.errors import BadRequest, HubError, RepoExists
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -65,3 +65,14 @@ def next_link(request: Request, **params: str) -> str:
     raw = request.scope.get("raw_path") or quote(request.url.path).encode()
     query = {**dict(request.query_params), **params}
     return f'<{base_url(request)}{raw.decode("latin-1")}?{urlencode(query)}>; rel="next"'
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, refused before it is read when it says it is over `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"The body is larger than {limit} bytes")
+    data = await request.body()
+    if len(data) > limit:
+        raise BadRequest(f"The body is larger than {limit} bytes")
+    return data

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from heldout.hub_emulator.blobs import lfs_pointer
 from heldout.hub_emulator.errors import (
     BadRequest,
     EntryNotFound,
@@ -26,6 +27,7 @@ from heldout.hub_emulator.responses import base_url, bool_param, json_response, 
 from heldout.hub_emulator.services import Call
 from heldout.hub_emulator.staging import DeleteFile, DeleteFolder, Operation, PutBlob, PutFile
 from heldout.hub_emulator.tree import DIR, FileEntry, Node
+from heldout.hub_emulator.upload_modes import lfs_patterns, upload_mode
 
 EXPANDED_PAGE = 50  # the Hub's page size when `expand=true`
 SAFE_SCAN = {
@@ -37,7 +39,8 @@ SAFE_SCAN = {
 
 # ------------------------------------------------------------------ commits
 async def preupload(call: Call) -> Response:
-    """Every file travels inline ("regular"); `oid` is the file's id at the revision, if any.
+    """Each file's upload mode, as the Hub picks it (see `upload_modes`), and its `oid` at
+    the revision if it exists: the git blob id, or the sha256 for an LFS file.
 
     Like the Hub, this lets the client drop an add whose content is already at the head.
     """
@@ -48,15 +51,25 @@ async def preupload(call: Call) -> Response:
 
     def read() -> list[dict[str, Any]]:
         commit = repo.resolve(call.route.revision)
+        attributes = repo.tree.file(".gitattributes", commit.seq)
+        patterns = lfs_patterns(call.state.read(attributes)) if attributes else []
         answer = []
         for item in files:
             path = item.get("path") if isinstance(item, dict) else None
             if not isinstance(path, str):
                 raise BadRequest("each file needs a string 'path'")
-            info: dict[str, Any] = {"path": path, "uploadMode": "regular", "shouldIgnore": False}
+            size, sample = item.get("size"), item.get("sample") or ""
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise BadRequest(f"{path[:100]}: 'size' must be a non-negative integer")
+            try:
+                raw = base64.b64decode(str(sample), validate=True)
+            except (binascii.Error, ValueError) as error:
+                raise BadRequest(f"{path[:100]}: 'sample' must be base64") from error
+            mode = upload_mode(path, raw, size, patterns)
+            info: dict[str, Any] = {"path": path, "uploadMode": mode, "shouldIgnore": False}
             entry = repo.tree.file(path, commit.seq)
             if entry is not None:
-                info["oid"] = entry.oid
+                info["oid"] = entry.sha256 if entry.lfs else entry.oid
             answer.append(info)
         return answer
 
@@ -137,7 +150,13 @@ async def commit(call: Call) -> Response:
 # ------------------------------------------------------------------ listing
 def _entry(repo: Repo, commit: Commit, path: str, node: Node, expand: bool) -> dict[str, Any]:
     if isinstance(node, FileEntry):
-        data: dict[str, Any] = {"type": "file", "oid": node.oid, "size": node.size, "path": path}
+        data: dict[str, Any] = {"type": "file", "oid": node.oid, "size": node.size}
+        if node.lfs:
+            pointer = lfs_pointer(node.sha256, node.size)
+            data["lfs"] = {"oid": node.sha256, "size": node.size, "pointerSize": len(pointer)}
+        if node.xet_hash:
+            data["xetHash"] = node.xet_hash
+        data["path"] = path
     else:
         tree_id = hashlib.sha1(
             f"tree\n{repo.id}\n{path}\n{commit.oid}".encode(), usedforsecurity=False
@@ -231,16 +250,19 @@ async def resolve(call: Call) -> Response:
         commit = repo.resolve(call.route.revision)
         entry = repo.tree.file(call.route.path, commit.seq)
         if entry is None:
-            raise EntryNotFound("Entry not found")
+            # The commit id lets the client remember that the file is missing there.
+            raise EntryNotFound("Entry not found", headers={"X-Repo-Commit": commit.oid})
         return commit, entry
 
     commit, entry = await run_in_threadpool(call.state.locked, read)
     headers = {
         "X-Repo-Commit": commit.oid,
-        "ETag": f'"{entry.oid}"',
+        "ETag": f'"{entry.sha256 if entry.lfs else entry.oid}"',
         "Accept-Ranges": "bytes",
         "Content-Type": "application/octet-stream",
     }
+    if entry.lfs:
+        headers.update(lfs_headers(call, repo, commit, entry))
     if call.request.method == "HEAD":
         headers["Content-Length"] = str(entry.size)
         return Response(b"", headers=headers)
@@ -275,3 +297,16 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             f"Range {header} is outside the file", headers={"Content-Range": f"bytes */{size}"}
         )
     return start, end
+
+
+def lfs_headers(call: Call, repo: Repo, commit: Commit, entry: FileEntry) -> dict[str, str]:
+    """What the Hub adds for a file stored outside git: the content's sha256 and size
+    (`X-Linked-*`), and for Xet content its hash and where to get a read token."""
+    headers = {"X-Linked-Etag": f'"{entry.sha256}"', "X-Linked-Size": str(entry.size)}
+    if entry.xet_hash:
+        token_url = (
+            f"{base_url(call.request)}/api/{repo.type}s/{repo.id}/xet-read-token/{commit.oid}"
+        )
+        headers["X-Xet-Hash"] = entry.xet_hash
+        headers["Link"] = f'<{token_url}>; rel="xet-auth"'
+    return headers

@@ -10,6 +10,7 @@ import yaml
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from heldout.hub_emulator.blobs import lfs_pointer
 from heldout.hub_emulator.errors import BadRequest, Forbidden, Unauthorized
 from heldout.hub_emulator.repos import (
     DEFAULT_BRANCH,
@@ -170,6 +171,13 @@ def _info(repo: Repo, revision: str | None, expand: list[str], blobs: bool, base
                 sibling: dict[str, Any] = {"rfilename": path}
                 if blobs:
                     sibling.update(size=node.size, blobId=node.oid)
+                    if node.lfs:
+                        pointer = len(lfs_pointer(node.sha256, node.size))
+                        sibling["lfs"] = {
+                            "sha256": node.sha256,
+                            "size": node.size,
+                            "pointerSize": pointer,
+                        }
                 siblings.append(sibling)
         data["siblings"] = siblings
     if expand:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +16,7 @@ from heldout.hub_emulator.hub_paths import HubRoute
 from heldout.hub_emulator.repos import Repo
 from heldout.hub_emulator.settings import EmulatorSettings
 from heldout.hub_emulator.state import HubState
+from heldout.hub_emulator.xet_tokens import XetTokens
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Services:
     counters: Counters
     faults: Faults
     quota: CommitQuota
+    xet_tokens: XetTokens = field(default_factory=XetTokens)
 
 
 @dataclass

@@ -27,7 +27,7 @@ class PutFile:
 
 @dataclass(frozen=True)
 class PutBlob:
-    """An `lfsFile` line: content named by sha256, which must already be stored."""
+    """An `lfsFile` line: content named by sha256, uploaded before through Xet or LFS."""
 
     path: str
     sha256: str
@@ -126,7 +126,7 @@ def stage(
             if entry is None:
                 raise BadRequest(
                     f"Cannot commit {operation.path}: LFS object {operation.sha256} was never "
-                    "uploaded (the local Hub only accepts content sent inline)"
+                    "uploaded (through Xet or the LFS batch API)"
                 )
             overlay.put(check_path(operation.path), entry)
         elif isinstance(operation, DeleteFile):

@@ -18,12 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from heldout.hub_emulator.blobs import BlobStore, entry_for
+from heldout.hub_emulator.blobs import BlobStore, entry_for, lfs_entry_for
+from heldout.hub_emulator.cas import CasIndex, XetFile, index_xorb
 from heldout.hub_emulator.errors import BadRequest, RepoExists, RepoNotFound, StaleParent
 from heldout.hub_emulator.journal import Journal
 from heldout.hub_emulator.repos import DEFAULT_BRANCH, GITATTRIBUTES, Commit, Repo
 from heldout.hub_emulator.staging import Operation, PutFile, stage
 from heldout.hub_emulator.tree import Change, FileEntry
+from heldout.hub_emulator.xet_format import Term, XetFormatError
 
 T = TypeVar("T")
 STALE_PARENT = (
@@ -42,6 +44,7 @@ class HubState:
         self._rng = random.Random(seed)
         self._journal: Journal | None = None
         self.blobs = BlobStore(data_dir / "blobs.pack" if data_dir else None)
+        self.cas = CasIndex()
         if data_dir is not None:
             self._journal = Journal(data_dir / "journal.jsonl")
             for event in self._journal.replay():
@@ -175,21 +178,76 @@ class HubState:
                 "message": message,
                 "author": author,
                 "date": now,
-                "changes": [
-                    [path, None if e is None else [e.sha256, e.oid, e.size]] for path, e in changes
-                ],
+                "changes": [[path, _entry_row(e)] for path, e in changes],
                 "blobs": {sha: list(where) for sha, where in placed.items()},
             }
         )
         return repo.commits[-1]
 
     def _entry_for_blob(self, sha256: str) -> FileEntry | None:
+        """An `lfsFile` line names content uploaded through LFS or Xet (or already stored)."""
         if sha256 not in self.blobs:
             return None
-        return entry_for(self.blobs.get(sha256))
+        return lfs_entry_for(sha256, self.blobs.size(sha256), self.cas.by_sha256.get(sha256))
 
     def read(self, entry: FileEntry) -> bytes:
         return self.blobs.get(entry.sha256)
+
+    # ------------------------------------------------------------ xet, lfs
+    def put_xorb(self, xorb_hash: str, data: bytes) -> bool:
+        """Store a xorb after checking it hashes to `xorb_hash`; False if it was there."""
+        if xorb_hash in self.cas.xorbs:
+            return False
+        computed, stored = index_xorb(data)
+        if computed != xorb_hash:
+            raise XetFormatError(f"the xorb's chunks hash to {computed}, not {xorb_hash}")
+        with self._lock:
+            if xorb_hash in self.cas.xorbs:
+                return False
+            key = f"xorb:{xorb_hash}"
+            placed = self.blobs.put_many({key: data})
+            self.cas.add_xorb(xorb_hash, stored)
+            self._record({"t": "xorb", "hash": xorb_hash, "at": placed.get(key)})
+            return True
+
+    def put_shard(self, data: bytes, repo: tuple[str, str]) -> bool:
+        """Register the files a shard describes (checked against the stored xorbs) for
+        `repo`, and keep each file's bytes for plain downloads; False if no file was new."""
+        files = self.cas.check_shard(data, lambda xorb: self.blobs.get(f"xorb:{xorb}"))
+        with self._lock:
+            fresh = [
+                (file, content) for file, content in files if file.file_hash not in self.cas.files
+            ]
+            owned = self.cas.owners
+            claimed = [f.file_hash for f, _ in files if repo not in owned.get(f.file_hash, ())]
+            if not fresh and not claimed:
+                return False
+            placed = self.blobs.put_many({file.sha256: content for file, content in fresh})
+            self._record(
+                {
+                    "t": "xet_files",
+                    "repo": list(repo),
+                    "owned": claimed,
+                    "files": [
+                        [
+                            f.file_hash,
+                            f.sha256,
+                            f.size,
+                            [[t.xorb, t.size, t.start, t.end] for t in f.terms],
+                        ]
+                        for f, _ in fresh
+                    ],
+                    "blobs": {sha: list(where) for sha, where in placed.items()},
+                }
+            )
+            return bool(fresh)
+
+    def put_lfs_object(self, sha256: str, data: bytes) -> None:
+        """Keep content uploaded through the LFS basic transfer (the caller checked its sha256)."""
+        with self._lock:
+            placed = self.blobs.put_many({sha256: data})
+            if placed:
+                self._record({"t": "blob", "blobs": {sha: list(at) for sha, at in placed.items()}})
 
     # ------------------------------------------------------- spaces, tokens
     def set_space_value(
@@ -240,12 +298,12 @@ class HubState:
             repo = self._repos[key]
             for sha, (offset, length) in event["blobs"].items():
                 self.blobs.locate(sha, offset, length)
-            changes: list[Change] = [
-                (path, None if e is None else FileEntry(e[0], e[1], e[2]))
-                for path, e in event["changes"]
-            ]
+            changes: list[Change] = [(path, _row_entry(e)) for path, e in event["changes"]]
             seq = len(repo.commits)
             repo.tree.apply(seq, changes)
+            for _, entry in changes:
+                if entry is not None and entry.xet_hash:
+                    self.cas.add_owner(entry.xet_hash, key)  # a repo reads what it holds
             repo.add_commit(
                 Commit(
                     seq=seq,
@@ -263,7 +321,45 @@ class HubState:
                 store.pop(event["key"], None)
             else:
                 store[event["key"]] = event["value"]
+        elif kind in ("xorb", "xet_files", "blob"):
+            self._apply_xet(event)
         elif kind == "token":
             self._tokens[event["token"]] = (event["user"], event["until"])
         else:
             raise ValueError(f"unknown journal event {kind!r}")
+
+    def _apply_xet(self, event: dict[str, Any]) -> None:
+        kind = event["t"]
+        if kind == "xorb":
+            key = f"xorb:{event['hash']}"
+            if event["at"] is not None:
+                self.blobs.locate(key, *event["at"])
+            if event["hash"] not in self.cas.xorbs:  # replay: index it again from the pack
+                self.cas.add_xorb(event["hash"], index_xorb(self.blobs.get(key))[1])
+            return
+        for sha, (offset, length) in event["blobs"].items():
+            self.blobs.locate(sha, offset, length)
+        for file_hash, sha256, size, terms in event.get("files", []):
+            self.cas.add_file(
+                XetFile(file_hash, sha256, size, tuple(Term(*term) for term in terms))
+            )
+        for file_hash in event.get("owned", []):
+            self.cas.add_owner(file_hash, (event["repo"][0], event["repo"][1]))
+
+
+def _entry_row(entry: FileEntry | None) -> list[Any] | None:
+    if entry is None:
+        return None
+    row: list[Any] = [entry.sha256, entry.oid, entry.size]
+    if entry.lfs:
+        row.append(entry.xet_hash or "")
+    return row
+
+
+def _row_entry(row: list[Any] | None) -> FileEntry | None:
+    """A journal row back to an entry; a fourth field marks an LFS file (and its Xet hash)."""
+    if row is None:
+        return None
+    if len(row) == 3:
+        return FileEntry(row[0], row[1], row[2])
+    return FileEntry(row[0], row[1], row[2], lfs=True, xet_hash=row[3] or None)

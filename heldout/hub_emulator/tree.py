@@ -22,11 +22,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class FileEntry:
-    """A file's content by address: `sha256` names the blob, `oid` is its git blob id."""
+    """A file's content by address: `sha256` names the blob, `oid` is its git blob id.
+
+    An LFS file (`lfs`) is a git pointer to its content, so `oid` is the pointer's blob
+    id; `xet_hash` is set when its content is also held by the Xet CAS.
+    """
 
     sha256: str
     oid: str
     size: int
+    lfs: bool = False
+    xet_hash: str | None = None
 
 
 DIR = "dir"
