@@ -21,17 +21,13 @@ not kept across restarts. Not emulated: discussion events, Job targets, retries.
 from __future__ import annotations
 
 import json
-import queue
 import secrets
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -40,31 +36,18 @@ from starlette.routing import Route
 
 from heldout.hub_emulator.auth import Caller
 from heldout.hub_emulator.errors import BadRequest, HubError, NotFound, Unauthorized
-from heldout.hub_emulator.hub_paths import match
-from heldout.hub_emulator.repos import iso
-from heldout.hub_emulator.responses import error_response, fake_id, json_response
+from heldout.hub_emulator.responses import error_response, json_response
 from heldout.hub_emulator.services import Services
+from heldout.hub_emulator.webhook_delivery import (
+    CommitWatcher,
+    Courier,
+    Delivery,
+    payload,
+)
 
 WATCH_TYPES = ("dataset", "model", "space", "user", "org")
 DOMAINS = ("repo", "discussion")
 KEEP_DELIVERIES = 50
-DELIVERY_TIMEOUT = 10.0
-IDLE_SECONDS = 5.0
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-
-
-@dataclass
-class Delivery:
-    at: str
-    event: str
-    repo: str
-    new_sha: str | None
-    status: int | None  # the receiver's HTTP status; None when it could not be reached
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
 
 
 @dataclass
@@ -138,8 +121,7 @@ class Webhooks:
         if self._file is not None and self._file.exists():
             for raw in json.loads(self._file.read_text(encoding="utf-8")):
                 self._hooks[raw["id"]] = Webhook(**raw)
-        self._outbox: queue.Queue[tuple[Webhook, dict[str, Any]] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self.courier = Courier(self._record)
 
     # ------------------------------------------------------------------ API
     def _save(self) -> None:
@@ -278,137 +260,15 @@ class Webhooks:
                 h for h in self._hooks.values() if not h.disabled and h.watches(repo_type, repo_id)
             ]
         for hook in targets:
-            self._outbox.put(
-                (hook, _payload(hook, repo_type, repo_id, repo.private, old_sha, new_sha, base))
-            )
-        if targets:
-            self._ensure_thread()
+            body = payload(hook.id, repo_type, repo_id, repo.private, old_sha, new_sha, base)
+            self.courier.send(hook, hook.url, hook.secret, body)
 
-    def _ensure_thread(self) -> None:
+    def _record(self, hook: Webhook, delivery: Delivery) -> None:
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._deliver_forever, name="hub-webhooks", daemon=True
-                )
-                self._thread.start()
-
-    def _deliver_forever(self) -> None:
-        """Deliver in order; an idle thread ends itself, so a stopped emulator leaves none."""
-        while True:
-            try:
-                item = self._outbox.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._outbox.empty():
-                        self._thread = None
-                        return
-                continue
-            if item is None:
-                return
-            hook, payload = item
-            self._deliver(hook, payload)
-
-    def _deliver(self, hook: Webhook, payload: dict[str, Any]) -> None:
-        headers = {"Content-Type": "application/json", "User-Agent": "heldout-hub-emulator"}
-        if hook.secret:
-            headers["X-Webhook-Secret"] = hook.secret
-        request = urllib.request.Request(
-            hook.url, data=json.dumps(payload).encode(), headers=headers, method="POST"
-        )
-        status: int | None = None
-        error: str | None = None
-        try:
-            with _DIRECT.open(request, timeout=DELIVERY_TIMEOUT) as response:
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status, error = exc.code, exc.reason if isinstance(exc.reason, str) else None
-        except (OSError, ValueError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:200]
-        new_sha = (payload.get("updatedRefs") or [{}])[0].get("newSha")
-        with self._lock:
-            hook.deliveries.append(
-                Delivery(
-                    iso(time.time()),
-                    "repo.content",
-                    payload["repo"]["name"],
-                    new_sha,
-                    status,
-                    error,
-                )
-            )
+            hook.deliveries.append(delivery)
 
     def stop(self) -> None:
-        self._outbox.put(None)
-
-
-def _payload(
-    hook: Webhook,
-    repo_type: str,
-    repo_id: str,
-    private: bool,
-    old_sha: str | None,
-    new_sha: str,
-    base: str,
-) -> dict[str, Any]:
-    prefix = "" if repo_type == "model" else f"{repo_type}s/"
-    return {
-        "event": {"action": "update", "scope": "repo.content"},
-        "repo": {
-            "type": repo_type,
-            "name": repo_id,
-            "id": fake_id("repo", repo_type, repo_id),
-            "private": private,
-            "url": {
-                "web": f"{base}/{prefix}{repo_id}",
-                "api": f"{base}/api/{repo_type}s/{repo_id}",
-            },
-            "headSha": new_sha,
-            "owner": {"id": fake_id("user", repo_id.split("/")[0])},
-        },
-        "webhook": {"id": hook.id, "version": 3},
-        "updatedRefs": [{"ref": "refs/heads/main", "oldSha": old_sha, "newSha": new_sha}],
-    }
-
-
-class _CommitWatcher:
-    """ASGI middleware: after a commit answered 200, tell `Webhooks` which repo moved."""
-
-    def __init__(self, app: Any, webhooks: Webhooks) -> None:
-        self.app = app
-        self.webhooks = webhooks
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        route = None
-        if scope["type"] == "http" and scope["method"] == "POST":
-            raw = scope.get("raw_path") or quote(scope["path"]).encode()
-            try:
-                route = match("POST", raw)
-            except HubError:
-                route = None
-        if route is None or route.endpoint != "commit":
-            await self.app(scope, receive, send)
-            return
-        status = 0
-        body = bytearray()
-
-        async def capture(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                body.extend(message.get("body", b""))
-            await send(message)
-
-        await self.app(scope, receive, capture)
-        if status != 200 or route.repo_type is None or route.repo_id is None:
-            return
-        try:
-            oid = json.loads(bytes(body))["commitOid"]
-        except (ValueError, KeyError, TypeError):
-            return
-        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
-        base = f"{scope.get('scheme', 'http')}://{host}" if host else ""
-        self.webhooks.on_commit(route.repo_type, route.repo_id, oid, base)
+        self.courier.stop()
 
 
 def install(app: Starlette, services: Services) -> Webhooks:
@@ -416,6 +276,6 @@ def install(app: Starlette, services: Services) -> Webhooks:
     webhooks = Webhooks(services)
     for position, route in enumerate(webhooks.routes()):
         app.router.routes.insert(position, route)
-    app.add_middleware(_CommitWatcher, webhooks=webhooks)
+    app.add_middleware(CommitWatcher, on_commit=webhooks.on_commit)
     app.state.webhooks = webhooks
     return webhooks
