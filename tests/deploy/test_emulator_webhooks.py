@@ -112,3 +112,23 @@ def test_every_commit_is_delivered_as_the_hub_sends_it(emulator, receiver) -> No
 
     row = wait_for(last, timeout=10, what="the failed delivery on record")
     assert (row["status"], row["ok"]) == (500, False)
+
+
+def test_webhooks_survive_a_restart_of_a_persistent_emulator(tmp_path, receiver) -> None:
+    from heldout.hub_emulator import EmulatorServer, EmulatorSettings
+
+    settings = EmulatorSettings(data_dir=tmp_path / "hub")
+    with EmulatorServer(settings) as first:
+        api = HfApi(endpoint=first.url, token="hf_test_pat")
+        repo_id = _repo(api)
+        hook = api.create_webhook(
+            url=receiver.url, watched=[{"type": "dataset", "name": repo_id}], secret="kept"
+        )
+    with EmulatorServer(EmulatorSettings(data_dir=tmp_path / "hub")) as again:
+        api = HfApi(endpoint=again.url, token="hf_test_pat")
+        assert [(h.id, h.secret, h.url) for h in api.list_webhooks()] == [
+            (hook.id, "kept", receiver.url)
+        ]
+        sha = _commit(api, repo_id, "after-restart")
+        wait_for(lambda: receiver.calls, timeout=20, what="a delivery after the restart")
+        assert receiver.calls[0]["body"]["updatedRefs"][0]["newSha"] == sha
