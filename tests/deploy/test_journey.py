@@ -3,7 +3,7 @@
 init -> check -> preview (a browser submission scored by the maintainer's own scorer)
 -> deploy --endpoint <emulator> -> the two Spaces downloaded with the real client into
 empty folders, installed into a fresh venv with `pip install -r requirements.txt` (as a
-Space builds; PyPI through pip's cache) and started with the environment a Space gets
+Space builds, from PyPI; see `SpaceBuild`) and started with the environment a Space gets
 -> doctor -> sign-in and a submission in a real browser, scored because the queue's
 webhook woke the evaluator (it polls only every ten minutes) -> doctor again.
 
@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +74,59 @@ class SpaceVisitor(Visitor):
         super().close()
 
 
+class SpaceBuild:
+    """The Space's fresh venv, built on a thread while init, check and preview run.
+
+    pip spends minutes on index round trips, so the venv is started early from the
+    requirements.txt and wheel that deploy will write (both made from this same running
+    heldout). After deploy, the downloaded Space's requirements.txt and wheel must be
+    byte for byte what the venv was built from, and `pip install -r requirements.txt`
+    then runs again in the Space's own folder, as a Space's build does.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        from heldout.space_bundle import WHEEL_DIR, build_wheel, requirements_text
+
+        self.venv = folder / "space-venv"
+        source = folder / "expected-space"
+        self.wheel = build_wheel(source / WHEEL_DIR)
+        self.requirements = requirements_text(self.wheel.name)
+        (source / "requirements.txt").write_text(self.requirements)
+        self.result: subprocess.CompletedProcess[str] | None = None
+        self.seconds = 0.0
+        self.thread = threading.Thread(target=self._build, args=(source,), daemon=True)
+        self.thread.start()
+
+    def _build(self, source: Path) -> None:
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "venv", str(self.venv)], check=True)
+        self.result = subprocess.run(
+            [
+                str(self.venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "-r",
+                "requirements.txt",
+            ],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        self.seconds = time.monotonic() - started
+
+    def ready(self) -> str:
+        self.thread.join(timeout=900)
+        assert self.result is not None and self.result.returncode == 0, self.result
+        print(
+            f"\nfresh venv + pip install -r requirements.txt: {self.seconds:.0f} s",
+            file=sys.__stderr__,
+        )
+        return str(self.venv / "bin" / "python")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with chromium() as launched:
@@ -114,6 +168,7 @@ def submit_and_see(visitor: Visitor, model: str, path: Path, score: str) -> None
 def test_init_check_preview_deploy_doctor_and_a_webhook_scored_submission(
     browser: Any, capsys, tmp_path: Path, monkeypatch
 ) -> None:
+    build = SpaceBuild(tmp_path)
     bench = tmp_path / "my-bench"
     config = bench / "heldout.toml"
     # init, then make it the maintainer's own: their scorer, and a worker that polls
@@ -178,10 +233,10 @@ def test_init_check_preview_deploy_doctor_and_a_webhook_scored_submission(
             )
         requirements = {n: (f / "requirements.txt").read_text() for n, f in spaces.items()}
         assert requirements["leaderboard"] == requirements["evaluator"]  # one venv serves both
-        venv = tmp_path / "space-venv"
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        python = str(venv / "bin" / "python")
-        started = time.monotonic()
+        python = build.ready()
+        assert requirements["leaderboard"] == build.requirements  # what the venv was built for
+        wheel = build.wheel.name
+        assert (spaces["leaderboard"] / "wheels" / wheel).read_bytes() == build.wheel.read_bytes()
         pip = subprocess.run(
             [python, "-m", "pip", "install", "-q", "-r", "requirements.txt"],
             cwd=spaces["leaderboard"],
@@ -190,8 +245,7 @@ def test_init_check_preview_deploy_doctor_and_a_webhook_scored_submission(
             timeout=900,
         )
         assert pip.returncode == 0, pip.stdout + pip.stderr
-        took = time.monotonic() - started
-        print(f"\nvenv + pip install -r requirements.txt: {took:.0f} s", file=sys.__stderr__)
+        venv = build.venv
         installed = subprocess.run(
             [python, "-c", "import heldout; print(heldout.__file__)"],
             capture_output=True,
