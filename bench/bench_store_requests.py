@@ -1,7 +1,9 @@
 """How many Hub requests each HubStore call costs, measured on the emulator.
 
 The Hub limits API calls per 5 minutes and commits per hour, so what a worker's idle
-poll and a queue transition cost decides how many workers one repo can carry.
+poll and a queue transition cost decides how many workers one repo can carry. The
+figures are what the emulator's counters saw, by endpoint; the last lines are the
+process's rate governor's own count, and what a spent commit quota costs.
 
     .venv/bin/python bench/bench_store_requests.py [--commits 100] [--big 10000]
 """
@@ -12,6 +14,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,8 +24,9 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="heldout-bench-hfhome-")
 
 from heldout.hub_emulator import EmulatorServer, EmulatorSettings  # noqa: E402
+from heldout.queue.governor import governor  # noqa: E402
 from heldout.queue.hub_store import HubStore  # noqa: E402
-from heldout.queue.store import Add  # noqa: E402
+from heldout.queue.store import Add, read_many  # noqa: E402
 
 TOKEN = "hf_test_bench"
 
@@ -81,9 +85,33 @@ def bench_reads(server: EmulatorServer, store: HubStore) -> None:
     head = store.head()
     store.commit([Add("probe.json", b"{}")], "probe", head)
     head = store.head()
-    show("read(path, sha), first time", measured(server, lambda: store.read("probe.json", head))[0])
-    show("read(path, sha), cached", measured(server, lambda: store.read("probe.json", head))[0])
+    other = HubStore(store.repo_id, token=TOKEN, endpoint=server.url)  # another process
+    show("read(path, sha), first time", measured(server, lambda: other.read("probe.json", head))[0])
+    show(
+        "read(path, sha) of a file it committed",
+        measured(server, lambda: store.read("probe.json", head))[0],
+    )
+    show("read(path, sha), cached", measured(server, lambda: other.read("probe.json", head))[0])
     show("read(path) at the head, cached", measured(server, lambda: store.read("probe.json"))[0])
+
+
+def bench_read_many(server: EmulatorServer, store: HubStore, label: str) -> None:
+    paths = [f"users/u{n:02d}.json" for n in range(30)]
+    first = store.commit([Add(p, p.encode()) for p in paths], "users", store.head())
+    fresh = HubStore(store.repo_id, token=TOKEN, endpoint=server.url)  # nothing cached
+    show(
+        f"{label}read_many(30 files), first time",
+        measured(server, lambda: read_many(fresh, paths, first))[0],
+    )
+    moved = store.commit([Add("queue/other.json", b"x")], "other", first)
+    show(
+        f"{label}read_many(30 files), after a commit",
+        measured(server, lambda: read_many(fresh, paths, moved))[0],
+    )
+    show(
+        f"{label}read_many(30 files), same sha again",
+        measured(server, lambda: read_many(fresh, paths, moved))[0],
+    )
 
 
 def bench_listing(server: EmulatorServer, store: HubStore, big: int) -> None:
@@ -100,6 +128,50 @@ def bench_listing(server: EmulatorServer, store: HubStore, big: int) -> None:
     show(f"list({big}-file folder) [{elapsed * 1000:.0f} ms]", counts)
 
 
+def bench_spent_quota(server: EmulatorServer, threads: int = 4, waits: int = 3) -> None:
+    """Threads keep committing while the commit quota is out; it comes back after
+    `waits` Retry-After waits (slept as 0.1 s here: the emulator asks for up to an hour)."""
+    seen: list[float] = []
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        time.sleep(0.1)
+        with lock:
+            seen.append(seconds)
+            if len(seen) == waits and server.settings.commit_quota_per_hour is not None:
+                counts.update(server.counters())
+                server.settings.commit_quota_per_hour = None
+
+    store = HubStore.create(
+        "bench/quota", token=TOKEN, endpoint=server.url, sleep=sleep, retry_seconds=1e6
+    )
+    store.commit([Add("n", b"0")], "start", store.head())
+    server.settings.commit_quota_per_hour = 1
+    server.reset_counters()
+
+    def bump(_: int) -> None:
+        while True:
+            head = store.head()
+            try:
+                store.commit([Add("n", b"%d" % (int(store.read("n", head)) + 1))], "bump", head)
+                return
+            except Exception:  # noqa: BLE001 - a lost CAS race: re-read
+                continue
+
+    pool = [threading.Thread(target=bump, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    sent = counts["commit"] + counts["preupload"]
+    print(
+        f"{'quota out, ' + str(threads) + ' threads, ' + str(waits) + ' Retry-After waits':<44}"
+        f" {sent:6d} commit+preupload requests while out; counter {store.read('n').decode()}"
+        f" (expected {threads})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=100)
@@ -111,8 +183,18 @@ def main() -> None:
         store = HubStore.create("bench/queue", token=TOKEN, endpoint=server.url)
         bench_commits(server, store, args.commits)
         bench_reads(server, store)
+        bench_read_many(server, store, "")
+        server.settings.paths_info = False
+        bench_read_many(
+            server,
+            HubStore.create("bench/nopi", token=TOKEN, endpoint=server.url),
+            "no paths-info: ",
+        )
+        server.settings.paths_info = True
         listing = HubStore.create("bench/listing", token=TOKEN, endpoint=server.url)
         bench_listing(server, listing, args.big)
+        print(f"{'governor, whole run':<44} {governor().snapshot().describe()}")
+        bench_spent_quota(server)
     finally:
         server.stop()
 

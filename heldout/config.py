@@ -13,6 +13,7 @@ import sys
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,8 @@ class BenchmarkConfig:
     example_predictions: Path | None = None
     citation: str = ""
     license: str = "cc-by-4.0"  # the results dataset's license (a Hub license id)
+    # The share of test items `heldout init` puts in the public split (the rest is private).
+    public_fraction: float = 0.5
 
     @property
     def all_metrics(self) -> tuple[str, ...]:
@@ -59,6 +62,10 @@ class StorageConfig:
     endpoint: str | None = None
     retry_seconds: float = 60.0
     http_timeout_seconds: float = 60.0
+    # The Hub's free tier; the process-wide rate governor shows spending against these.
+    api_calls_per_5min: int = 1000
+    downloads_per_5min: int = 5000
+    commits_per_hour: int = 128
 
     def token(self) -> str | None:
         """Read at call time, from the environment only, so it is never written anywhere."""
@@ -71,6 +78,9 @@ class LimitsConfig:
     max_file_mb: float = 20.0
     formats: tuple[str, ...] = ("csv", "jsonl", "parquet")
     max_model_name: int = 100
+    # "everyone", or "gated:NS/DATASET": only accounts whose access request to that gated
+    # dataset was accepted may submit.
+    participants: str = "everyone"
 
     @property
     def max_file_bytes(self) -> int:
@@ -113,6 +123,17 @@ class LeaderboardConfig:
 
 
 @dataclass(frozen=True)
+class PhasesConfig:
+    """A competition's timeline, in UTC. No `start`/`end`: submissions are always open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    reveal_at: datetime | None = None
+    late: bool = False  # after `end`, accept submissions on a separate post-deadline board
+    select_max: int = 2  # submissions each submitter may mark as their final choice
+
+
+@dataclass(frozen=True)
 class Config:
     benchmark: BenchmarkConfig
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -121,6 +142,7 @@ class Config:
     review: ReviewConfig = field(default_factory=ReviewConfig)
     leaderboard: LeaderboardConfig = field(default_factory=LeaderboardConfig)
     evaluator: EvaluatorConfig | None = None
+    phases: PhasesConfig = field(default_factory=PhasesConfig)
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -135,6 +157,7 @@ _SECTIONS: dict[str, type] = {
     "review": ReviewConfig,
     "evaluator": EvaluatorConfig,
     "leaderboard": LeaderboardConfig,
+    "phases": PhasesConfig,
 }
 
 
@@ -202,6 +225,8 @@ def _coerce(value: Any, hint: Any, key: str, base: Path) -> Any:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{key} must be a path")
         return (base / value).resolve()
+    if hint is datetime:
+        return parse_moment(value, key)
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key} must be true or false")
@@ -219,6 +244,20 @@ def _coerce(value: Any, hint: Any, key: str, base: Path) -> Any:
             raise ConfigError(f"{key} must be a string")
         return value
     raise ConfigError(f"{key} has a type heldout cannot read")  # pragma: no cover
+
+
+def parse_moment(value: Any, key: str) -> datetime:
+    """A TOML date-time or an ISO 8601 string; an offset is required, or it is UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime):
+        raise ConfigError(f"{key} must be a date and time such as 2026-12-01T00:00:00Z")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
 
 
 def _check(config: Config) -> None:
@@ -240,6 +279,9 @@ def _check(config: Config) -> None:
             raise ConfigError("storage.queue_repo and storage.results_repo must differ")
     if s.retry_seconds <= 0 or s.http_timeout_seconds <= 0:
         raise ConfigError("storage.retry_seconds and storage.http_timeout_seconds must be positive")
+    for key in ("api_calls_per_5min", "downloads_per_5min", "commits_per_hour"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"storage.{key} must be at least 1")
     lim = config.limits
     if lim.submissions_per_day < 1:
         raise ConfigError("limits.submissions_per_day must be at least 1")
@@ -258,5 +300,19 @@ def _check(config: Config) -> None:
     r = config.review
     if r.max_jump is not None and r.max_jump <= 0:
         raise ConfigError("review.max_jump must be positive")
+    if not 0.0 < b.public_fraction < 1.0:
+        raise ConfigError("benchmark.public_fraction must be between 0 and 1")
+    who = lim.participants
+    if who != "everyone" and not (who.startswith("gated:") and who.count("/") == 1):
+        raise ConfigError('limits.participants must be "everyone" or "gated:NS/DATASET"')
+    p = config.phases
+    if p.select_max < 1:
+        raise ConfigError("phases.select_max must be at least 1")
+    if p.start and p.end and p.end <= p.start:
+        raise ConfigError("phases.end must be after phases.start")
+    if p.reveal_at and p.end and p.reveal_at < p.end:
+        raise ConfigError("phases.reveal_at must not be before phases.end")
+    if p.late and p.end is None:
+        raise ConfigError("phases.late needs phases.end")
     if config.evaluator is not None and ":" not in config.evaluator.scorer:
         raise ConfigError("evaluator.scorer must look like 'module:function'")

@@ -97,3 +97,15 @@ class ScorerError(HeldoutError, RuntimeError):
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class SubmissionsClosed(QueueError):
+    """The competition is not open for submissions now; the message says when it is."""
+
+
+class SelectionRefused(QueueError, ValueError):
+    """A final selection that cannot be saved: too many jobs, not yours, or too late."""
+
+
+class RevealError(HeldoutError):
+    """The reveal cannot be made, scheduled or undone (say, it was already published)."""

@@ -64,6 +64,10 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
         (with_("review", reviewers="alice"), "review.reviewers must be a list of strings"),
         (with_("queue", lease_seconds=-1), "queue.lease_seconds must be positive"),
         (with_("storage", http_timeout_seconds=0), "storage.http_timeout_seconds must be positive"),
+        (with_("storage", commits_per_hour=0), "storage.commits_per_hour must be at least 1"),
+        (with_("storage", api_calls_per_5min=1.5), "storage.api_calls_per_5min must be a whole"),
+        (with_("storage", downloads_per_5min="many"), "storage.downloads_per_5min must be a whole"),
+        (with_("storage", api_calls_per_5mins=10), "unknown key storage.api_calls_per_5mins"),
         (
             with_("evaluator", scorer="no_colon", truth="t.parquet"),
             "evaluator.scorer must look like",
@@ -92,3 +96,22 @@ def test_the_token_is_read_from_the_environment_only(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("HF_TOKEN", "hf_test_alice")
     assert config.storage.token() == "hf_test_alice"
     assert "hf_test_alice" not in repr(config)
+
+
+def test_rate_limits_default_to_the_hubs_free_tier_and_reach_the_governor() -> None:
+    from heldout.queue.backends import open_stores
+    from heldout.queue.governor import governor, reset_governor
+
+    hub = with_("storage", backend="hub", queue_repo="a/q", results_repo="a/r", root="x")
+    s = config_from_dict(hub).storage
+    assert (s.api_calls_per_5min, s.downloads_per_5min, s.commits_per_hour) == (1000, 5000, 128)
+    hub["storage"].update(api_calls_per_5min=2500, downloads_per_5min=12000, commits_per_hour=64)
+    try:
+        open_stores(config_from_dict(hub))  # opening does not touch the network
+        budget = governor().snapshot()
+        assert (budget.api_limit_5min, budget.downloads_limit_5min) == (2500, 12000)
+        assert budget.commits_limit_hour == 64
+    finally:
+        from heldout.queue.governor import Limits
+
+        reset_governor(Limits())

@@ -62,6 +62,7 @@ class Loop:
             if self.inflight or self.done:
                 w._wait(self.busy_wait())
             else:
+                w.idle()
                 w._sleep(w.settings.poll_seconds)
 
     def waiting(self) -> int:

@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import pyarrow.json as pjson
 
 from heldout.config import BenchmarkConfig
 from heldout.errors import ConfigError, HeldoutError, InvalidPredictions, ScorerError
+from heldout.queue.splits import PUBLIC, SPLIT_COLUMN, SPLITS, SplitScore, from_metrics
 
 Scorer = Callable[[pd.DataFrame, pd.DataFrame], Mapping[str, float]]
 
@@ -95,7 +97,59 @@ def load_truth(path: str | os.PathLike[str], benchmark: BenchmarkConfig) -> pd.D
     if len(truth) == 0 or ids.isna().any() or not ids.is_unique:
         raise ConfigError("evaluator.truth must be non-empty, with one unique id per row")
     truth[id_column] = ids.astype("str")
+    if SPLIT_COLUMN in truth.columns:
+        parts = set(truth[SPLIT_COLUMN].astype("str").unique())
+        if parts != set(SPLITS):
+            raise ConfigError(
+                f"evaluator.truth: the {SPLIT_COLUMN!r} column must hold both 'public' and "
+                f"'private' and nothing else; it holds {sorted(parts)}"
+            )
+        truth[SPLIT_COLUMN] = truth[SPLIT_COLUMN].astype("str")
     return truth.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """What one scoring pass yields: the scores the board ranks by (the public split's,
+    or the whole set's when there is no split) and every split's scores."""
+
+    scores: dict[str, float]
+    split_scores: tuple[SplitScore, ...] = ()
+
+
+def score_splits(
+    predictions: pd.DataFrame,
+    truth: pd.DataFrame,
+    scorer: Scorer,
+    benchmark: BenchmarkConfig,
+) -> SplitResult:
+    """Score every split of the test set in one pass over one validated file.
+
+    A test set with no `split` column is scored whole, as before. With one, the scorer
+    runs once per split on that split's rows; the public split's scores become the
+    entry's `scores` (the live board's), the private ones stay in `split_scores`.
+    """
+    if SPLIT_COLUMN not in truth.columns:
+        return SplitResult(score_predictions(predictions, truth, scorer, benchmark))
+    aligned = _align(predictions, truth, benchmark.id_column)
+    same_order = len(aligned) == len(truth) and aligned[benchmark.id_column].astype(
+        "str"
+    ).reset_index(drop=True).equals(truth[benchmark.id_column].reset_index(drop=True))
+    found: list[SplitScore] = []
+    metrics: dict[str, dict[str, float]] = {}
+    for part in SPLITS:
+        mask = (truth[SPLIT_COLUMN] == part).to_numpy()
+        part_truth = truth[mask].drop(columns=[SPLIT_COLUMN]).reset_index(drop=True)
+        if same_order:
+            part_predictions = aligned[mask].reset_index(drop=True)
+        else:
+            wanted = (
+                aligned[benchmark.id_column].astype("str").isin(part_truth[benchmark.id_column])
+            )
+            part_predictions = aligned[wanted.to_numpy()].reset_index(drop=True)
+        metrics[part] = score_predictions(part_predictions, part_truth, scorer, benchmark)
+        found.extend(from_metrics(part, metrics[part]))
+    return SplitResult(metrics[PUBLIC], tuple(found))
 
 
 def score_predictions(

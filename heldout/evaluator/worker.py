@@ -41,11 +41,12 @@ from heldout.errors import ConfigError, ScorerError
 from heldout.evaluator.failures import FailureKind, classify, sanitize
 from heldout.evaluator.loop import Loop, Outcome
 from heldout.evaluator.runner import ScoringCancelled, run_in_child
-from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth, score_predictions
+from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth, score_splits
 from heldout.predictions import check_ids, read_predictions
 from heldout.queue.entry import Entry, ErrorKind, JobError, parse_iso
 from heldout.queue.jobs import JobQueue, Scored
 from heldout.queue.retry import is_transient
+from heldout.queue.reveal import RevealTimer
 from heldout.queue.status import JobStatus
 
 log = logging.getLogger("heldout.evaluator")
@@ -103,6 +104,7 @@ class Worker:
         self._leases: dict[str, datetime] = {}  # jobs held -> when their lease runs out
         self._truth: Any = None
         self._burst_start: datetime | None = None
+        self._reveal: RevealTimer | None = None
 
     # ---- control from other threads ----------------------------------------------
 
@@ -148,11 +150,12 @@ class Worker:
         if self._cancel.is_set():
             raise ScoringCancelled("the worker is shutting down")
         truth, scorer = self._truth, self._scorer
-        scores = run_in_child(
-            lambda: score_predictions(frame, truth, scorer, bench),
+        result = run_in_child(
+            lambda: score_splits(frame, truth, scorer, bench),
             timeout=self.settings.score_timeout_seconds,
             cancel=self._cancel,
         )
+        scores = result.scores  # the public split's: the only ones logged
         log.info(
             "job %s scored: %s=%.6g (download %.3f s, validate %.3f s, score %.3f s)",
             entry.job_id,
@@ -162,7 +165,13 @@ class Worker:
             t2 - t1,
             time.monotonic() - t2,
         )
-        return Scored(entry.job_id, dict(scores), self._fingerprint, self.evaluator_version)
+        return Scored(
+            entry.job_id,
+            dict(scores),
+            self._fingerprint,
+            self.evaluator_version,
+            split_scores=result.split_scores,
+        )
 
     # ---- the loop ----------------------------------------------------------------
 
@@ -197,6 +206,13 @@ class Worker:
                 return
 
     # ---- steps the loop calls ----------------------------------------------------
+
+    def idle(self) -> None:
+        """Between polls with nothing to do: publish a scheduled reveal that is due."""
+        if self._reveal is None and self.queue.results is not None:
+            self._reveal = RevealTimer(self.queue)
+        if self._reveal is not None:
+            self._reveal.tick()
 
     def claim(self, limit: int) -> tuple[list[Entry], datetime | None]:
         """One attempt: a claim that fails may still have landed, and the loop then takes

@@ -36,13 +36,28 @@ def example_ids(n: int) -> list[str]:
     return [f"ex-{i:0{width}d}" for i in range(1, n + 1)]
 
 
-def make_truth(n: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """The test set: columns id and label."""
+def make_truth(n: int = 2000, seed: int = 0, public_fraction: float | None = None) -> pd.DataFrame:
+    """The test set: columns id and label, and `split` when `public_fraction` is given."""
     rng = np.random.default_rng([seed, 0])
     labels = np.asarray(LABELS, dtype=object)[rng.choice(len(LABELS), size=n, p=LABEL_SHARES)]
-    return pd.DataFrame(
+    truth = pd.DataFrame(
         {"id": pd.array(example_ids(n), dtype="str"), "label": pd.array(labels, dtype="str")}
     )
+    if public_fraction is not None:
+        truth["split"] = pd.array(make_split(n, public_fraction, seed), dtype="str")
+    return truth
+
+
+def make_split(n: int, public_fraction: float, seed: int = 0) -> np.ndarray:
+    """A deterministic public/private split: the same n, fraction and seed give the same
+    split. Both parts get at least one item."""
+    if not 0.0 < public_fraction < 1.0 or n < 2:
+        raise ValueError("a split needs 0 < public_fraction < 1 and at least two items")
+    public = min(n - 1, max(1, round(n * public_fraction)))
+    order = np.random.default_rng([seed, 2]).permutation(n)
+    split = np.full(n, "private", dtype=object)
+    split[order[:public]] = "public"
+    return split
 
 
 def make_predictions(
@@ -79,7 +94,9 @@ def make_predictions(
     )
 
 
-def write_benchmark(dest: Path, n: int = 2000, seed: int = 0) -> ExampleFiles:
+def write_benchmark(
+    dest: Path, n: int = 2000, seed: int = 0, public_fraction: float | None = None
+) -> ExampleFiles:
     """Write private/truth.parquet, public/test_ids.txt and public/sample_predictions.csv."""
     dest = Path(dest)
     files = ExampleFiles(
@@ -90,7 +107,7 @@ def write_benchmark(dest: Path, n: int = 2000, seed: int = 0) -> ExampleFiles:
     )
     for folder in (files.truth.parent, files.public_ids.parent):
         folder.mkdir(parents=True, exist_ok=True)
-    truth = make_truth(n, seed)
+    truth = make_truth(n, seed, public_fraction)
     truth.to_parquet(files.truth, index=False)
     files.public_ids.write_text("\n".join(truth["id"]) + "\n", encoding="utf-8")
     sample = make_predictions(truth["id"], LABELS, SAMPLE_ACCURACY, seed, truth=truth)

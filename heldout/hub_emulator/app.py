@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heldout.hub_emulator import routes_files, routes_repo
+from heldout.hub_emulator import access_requests, routes_files, routes_optional, routes_repo
 from heldout.hub_emulator.auth import Access
 from heldout.hub_emulator.counters import Counters
 from heldout.hub_emulator.errors import BadRequest, HubError, NotFound
@@ -55,7 +55,7 @@ HANDLERS: dict[str, Handler] = {
     "space_runtime": routes_repo.space_runtime,
     "space_restart": routes_repo.space_restart,
     "tree": routes_files.tree,
-    "paths_info": routes_files.paths_info,
+    "paths_info": routes_optional.paths_info,
     "preupload": routes_files.preupload,
     "commit": routes_files.commit,
     "resolve": routes_files.resolve,
@@ -168,6 +168,7 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
         *admin_routes(services),
         *oidc_routes(OidcProvider(settings, state), access),
         *cas_routes(services),
+        *access_requests.routes(services, dispatcher.handle),
         Route("/{path:path}", dispatcher.handle, methods=methods),
     ]
     app = Starlette(routes=routes)

@@ -18,6 +18,7 @@ LIVE_FIELDS: dict[str, tuple[type, ...]] = {
     "slow_seconds": (float, int),
     "commit_quota_per_hour": (int, type(None)),
     "page_size": (int,),
+    "paths_info": (bool,),
 }
 
 
@@ -48,6 +49,8 @@ class EmulatorSettings:
     """OpenID Connect client id -> client secret."""
     seed: int | None = None
     """Seed for fault injection and ids, for reproducible runs."""
+    paths_info: bool = True
+    """False answers `paths-info` with a plain 404, as a Hub-compatible server without it."""
 
     def __post_init__(self) -> None:
         if self.data_dir is not None:
@@ -60,7 +63,7 @@ class EmulatorSettings:
             allowed = LIVE_FIELDS.get(key)
             if allowed is None:
                 raise ValueError(f"setting {key!r} cannot be changed at run time")
-            if isinstance(value, bool) or not isinstance(value, allowed):
+            if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
                 raise ValueError(f"setting {key!r} has the wrong type")
         candidate = {f.name: getattr(self, f.name) for f in fields(self)}
         candidate.update(changes)

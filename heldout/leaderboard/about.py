@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from heldout.config import Config
+from heldout.queue.phases import stamp
 
 
 def about_markdown(config: Config) -> str:
@@ -38,9 +39,57 @@ def about_markdown(config: Config) -> str:
         "Submitting the same file twice is refused; failures that are the system's fault "
         "do not count.",
     ]
+    parts += competition_lines(config)
     if bench.citation:
         parts += ["## Citation", f"```\n{bench.citation.strip()}\n```"]
     return "\n\n".join(p for p in parts if p)
+
+
+def competition_lines(config: Config) -> list[str]:
+    """How the competition runs: phases, the two splits, final choice and the reveal."""
+    phases, lines = config.phases, []
+    if phases.start is None and phases.end is None and phases.reveal_at is None:
+        return lines
+    lines.append("## How the competition runs")
+    when = []
+    if phases.start is not None:
+        when.append(f"Submissions open at {stamp(phases.start)}")
+    if phases.end is not None:
+        when.append(f"close at {stamp(phases.end)}")
+    if when:
+        lines.append(" and ".join(when) + ".")
+    lines.append(
+        "Every submission is scored on two parts of the test set. The **public** part ranks "
+        "the live board. The **private** part stays hidden until the reveal and alone "
+        "decides the final ranking, so tuning against the live board does not pay."
+    )
+    n = phases.select_max
+    lines.append(
+        f"Before the end, choose up to {n} of your submissions on **My submissions** as your "
+        "final choice; your best private score among them ranks you. With no choice, your "
+        f"{'best public submission counts' if n == 1 else f'{n} best public submissions count'}."
+    )
+    reveal = (
+        f"The private scores are revealed at {stamp(phases.reveal_at)}"
+        if phases.reveal_at
+        else "The private scores are revealed by the maintainers after the end"
+    )
+    lines.append(
+        reveal + ", all at once; the board then shows the final ranking, with each "
+        "submitter's public rank and how far they moved."
+    )
+    if phases.late:
+        lines.append(
+            "Submissions after the end are still scored, on a separate post-deadline board "
+            "that never enters the final ranking."
+        )
+    if config.limits.participants.startswith("gated:"):
+        repo = config.limits.participants.split(":", 1)[1]
+        lines.append(
+            f"Only registered participants may submit: request access to the dataset "
+            f"`{repo}` on the Hub, and submit once the maintainers accept it."
+        )
+    return lines
 
 
 def build(config: Config) -> dict[str, Any]:

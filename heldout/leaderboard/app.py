@@ -35,7 +35,7 @@ def create_app(config: Config, queue: JobQueue | None = None) -> gr.Blocks:
                 parts: dict[str, dict[str, Any]] = {"board": board.build(ctx)}
             with gr.Tab("Submit", id="submit"):
                 parts["submit"] = submit.build(ctx)
-            with gr.Tab("My submissions", id="mine"):
+            with gr.Tab("My submissions", id="mine") as mine_tab:
                 parts["mine"] = mine.build(ctx)
             with gr.Tab("Review", id="review", visible=False) as review_tab:
                 parts["review"] = review.build(ctx)
@@ -50,6 +50,8 @@ def create_app(config: Config, queue: JobQueue | None = None) -> gr.Blocks:
         # A new submission shows up at once on My submissions, and starts its timer.
         view, mine_outputs = parts["mine"]["load"]
         parts["submit"]["event"].then(view, outputs=mine_outputs, api_visibility="undocumented")
+        # …and the tab is fresh whenever it is opened, not only at the next timer tick.
+        mine_tab.select(view, outputs=mine_outputs, api_visibility="undocumented")
 
         def review_visible(profile: gr.OAuthProfile | None) -> Any:
             # Tidiness only: every review handler re-checks the reviewer list.

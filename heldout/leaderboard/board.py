@@ -13,9 +13,12 @@ import pandas as pd
 
 from heldout.errors import StoreError
 from heldout.leaderboard.cache import Board
+from heldout.leaderboard.competition import FINAL_TYPES, final_caption, final_headers
 from heldout.leaderboard.context import Context
+from heldout.leaderboard.plot import progress_svg
 from heldout.leaderboard.ranking import BEST, TIME, columns, search
 from heldout.leaderboard.text import md_escape
+from heldout.queue.phases import countdown
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +46,33 @@ def caption(ctx: Context, board: Board, query: str = "", found: int | None = Non
     return text + f"{board.rows:,} result(s)."
 
 
+def countdown_text(ctx: Context, board: Board | None) -> str:
+    revealed = board is not None and board.record is not None
+    return countdown(ctx.config.phases, ctx.clock(), revealed=revealed)
+
+
 def build(ctx: Context) -> dict[str, Any]:
     bench = ctx.config.benchmark
     cols = columns(bench)
+    clock_line = gr.Markdown(countdown_text(ctx, None), elem_id="board-countdown")
+    final_note = gr.Markdown(visible=False, elem_id="final-caption")
+    final = gr.Dataframe(
+        value=pd.DataFrame(columns=final_headers(bench)),
+        headers=final_headers(bench),
+        datatype=FINAL_TYPES,  # str and number only
+        interactive=False,
+        max_height=640,
+        buttons=["fullscreen", "copy"],
+        elem_id="final-board",
+        label="Final ranking",
+        show_label=False,
+        visible=False,
+    )
     note = gr.Markdown("Loading the results…", elem_id="board-caption")
     table = gr.Dataframe(
         value=pd.DataFrame(columns=cols.headers),
         headers=cols.headers,
-        datatype=cols.datatypes,  # str and number only: cells are never HTML
+        datatype=cols.datatypes,  # str, number and one sanitised markdown link: never HTML
         interactive=False,
         show_search="search",
         max_height=640,
@@ -69,45 +91,68 @@ def build(ctx: Context) -> dict[str, Any]:
             elem_id="board-search",
         )
         refresh = gr.Button("Refresh", size="sm", scale=1, elem_id="board-refresh")
-    plot = gr.LinePlot(
-        value=pd.DataFrame({TIME: pd.Series([], dtype="datetime64[us]"), BEST: []}),
-        x=TIME,
-        y=BEST,
-        title=f"Best {bench.primary_metric} over time",
-        x_title="submitted",
-        y_title=f"best {bench.primary_metric}",
-        tooltip=[TIME, BEST],  # numbers and dates only; no user text in the chart
-        elem_id="progress",
-    )
+    # Server-drawn SVG (numbers and UTC dates only): see `plot.py` for why not LinePlot.
+    plot = gr.HTML(progress_svg(best_over_time_empty(), bench.primary_metric), elem_id="progress")
+    with gr.Accordion("Post-deadline submissions", open=False, visible=False) as late_box:
+        gr.Markdown(
+            "Submitted after the deadline: scored on the public split, never part of the "
+            "final ranking."
+        )
+        late = gr.Dataframe(
+            value=pd.DataFrame(columns=cols.headers),
+            headers=cols.headers,
+            datatype=cols.datatypes,
+            interactive=False,
+            max_height=400,
+            column_widths=cols.widths,
+            elem_id="late-board",
+            show_label=False,
+        )
     version = gr.State("")
     timer = gr.Timer(max(1.0, ctx.config.leaderboard.refresh_seconds))
 
-    def show(force: bool, seen: str, text: str) -> tuple[Any, Any, Any, str]:
+    def show(force: bool, seen: str, text: str) -> tuple[Any, ...]:
         """`seen` is the version this browser shows: an unchanged board is not resent."""
         try:
             board = ctx.board.get(force=force)
         except StoreError:
             log.warning("could not load the board", exc_info=True)
-            return gr.skip(), gr.skip(), UNAVAILABLE, seen
+            skip = [gr.skip()] * 7
+            return (*skip[:2], UNAVAILABLE, countdown_text(ctx, None), *skip[2:6], seen)
+        ticking = countdown_text(ctx, board)
         if board.version == seen:
-            return gr.skip(), gr.skip(), gr.skip(), seen
+            return (gr.skip(), gr.skip(), gr.skip(), ticking, *[gr.skip()] * 4, seen)
         text = (text or "")[:200]
         rows = search(board.table, text, SHOWN_ROWS)
-        return rows, board.curve, caption(ctx, board, text.strip(), len(rows)), board.version
+        svg = progress_svg(board.curve, bench.primary_metric)
+        revealed = board.final is not None and board.record is not None
+        return (
+            rows,
+            svg,
+            caption(ctx, board, text.strip(), len(rows)),
+            ticking,
+            gr.Dataframe(value=board.final, visible=True) if revealed else gr.skip(),
+            gr.Markdown(final_caption(board.record, bench), visible=True)
+            if revealed
+            else gr.skip(),
+            gr.Accordion(visible=board.late is not None),
+            board.late if board.late is not None else gr.skip(),
+            board.version,
+        )
 
-    def on_load() -> tuple[Any, Any, Any, str]:
+    def on_load() -> tuple[Any, ...]:
         return show(False, "", "")
 
-    def on_tick(seen: str, text: str) -> tuple[Any, Any, Any, str]:
+    def on_tick(seen: str, text: str) -> tuple[Any, ...]:
         return show(False, seen, text)
 
-    def on_refresh(text: str) -> tuple[Any, Any, Any, str]:
+    def on_refresh(text: str) -> tuple[Any, ...]:
         return show(True, "", text)
 
-    def on_search(text: str) -> tuple[Any, Any, Any, str]:
+    def on_search(text: str) -> tuple[Any, ...]:
         return show(False, "", text)
 
-    outputs = [table, plot, note, version]
+    outputs = [table, plot, note, clock_line, final, final_note, late_box, late, version]
     timer.tick(
         on_tick,
         inputs=[version, query],
@@ -118,3 +163,7 @@ def build(ctx: Context) -> dict[str, Any]:
     refresh.click(on_refresh, inputs=[query], outputs=outputs, api_name="board")
     query.submit(on_search, inputs=[query], outputs=outputs, api_name="search_board")
     return {"load": (on_load, outputs)}
+
+
+def best_over_time_empty() -> pd.DataFrame:
+    return pd.DataFrame({TIME: pd.Series([], dtype="datetime64[us]"), BEST: []})

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from heldout.config import BenchmarkConfig
-from heldout.errors import StoreError
+from heldout.config import BenchmarkConfig, PhasesConfig
+from heldout.errors import NotFound, StoreError
+from heldout.leaderboard.competition import final_table, late_mask
 from heldout.leaderboard.ranking import best_over_time, board_table
 from heldout.queue.results import Results
+from heldout.queue.reveal import RECORD, RevealRecord
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,9 @@ class Board:
     curve: pd.DataFrame
     built_at: float
     build_seconds: float
+    late: pd.DataFrame | None = None  # post-deadline results, outside the final ranking
+    final: pd.DataFrame | None = None  # the final ranking, once the reveal is published
+    record: RevealRecord | None = None
 
     @property
     def rows(self) -> int:
@@ -49,9 +54,11 @@ class BoardCache:
         ttl: float,
         min_interval: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        phases: PhasesConfig | None = None,
     ) -> None:
         self.results = results
         self.benchmark = benchmark
+        self.phases = phases or PhasesConfig()
         self.ttl = ttl
         self.min_interval = min(min_interval, ttl)
         self.clock = clock
@@ -96,8 +103,26 @@ class BoardCache:
             return board
         started = time.perf_counter()
         frame = self.results.read()
-        table = board_table(frame, self.benchmark)
-        curve = best_over_time(frame, self.benchmark)
-        built = Board(head, table, curve, self.clock(), time.perf_counter() - started)
+        late = late_mask(frame, self.phases)
+        live = frame[~late] if late.any() else frame
+        table = board_table(live, self.benchmark)
+        curve = best_over_time(live, self.benchmark)
+        record = self._record(head)
+        built = Board(
+            head,
+            table,
+            curve,
+            self.clock(),
+            time.perf_counter() - started,
+            late=board_table(frame[late], self.benchmark) if late.any() else None,
+            final=final_table(frame, record, self.benchmark, self.phases) if record else None,
+            record=record,
+        )
         self._board = built
         return built
+
+    def _record(self, head: str) -> RevealRecord | None:
+        try:
+            return RevealRecord.from_json(self.results.store.read(RECORD, revision=head))
+        except NotFound:
+            return None

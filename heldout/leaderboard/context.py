@@ -16,6 +16,7 @@ import pandas as pd
 
 from heldout.config import Config
 from heldout.leaderboard.cache import BoardCache
+from heldout.leaderboard.participants import Participants, gated_repo
 from heldout.predictions import load_public_ids
 from heldout.queue.entry import utcnow
 from heldout.queue.group import GroupCommitter
@@ -33,6 +34,7 @@ class Context:
     board: BoardCache
     public_ids: pd.Index | None
     clock: Callable[[], datetime] = utcnow
+    participants: Participants | None = None  # set when participation is gated
 
 
 def public_config(config: Config) -> Config:
@@ -50,7 +52,9 @@ def make_context(config: Config, queue: JobQueue) -> Context:
     results: Results = queue.results
     ids_path = config.benchmark.public_ids
     public_ids = load_public_ids(ids_path) if ids_path is not None else None
-    board = BoardCache(results, config.benchmark, ttl=config.leaderboard.cache_seconds)
+    board = BoardCache(
+        results, config.benchmark, ttl=config.leaderboard.cache_seconds, phases=config.phases
+    )
     return Context(
         config=config,
         queue=queue,
@@ -58,4 +62,5 @@ def make_context(config: Config, queue: JobQueue) -> Context:
         board=board,
         public_ids=public_ids,
         clock=queue.clock,
+        participants=Participants(config) if gated_repo(config) else None,
     )

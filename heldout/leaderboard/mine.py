@@ -16,8 +16,10 @@ from heldout.leaderboard.context import Context
 from heldout.leaderboard.identity import SIGN_IN_TO_SEE, Refusal, require_user, user_of
 from heldout.leaderboard.submit import quota_text, sentence
 from heldout.leaderboard.tables import MINE_HEADERS, MINE_WIDTHS, mine_table, pending_choices
-from heldout.leaderboard.text import html_text, md_escape
-from heldout.queue.entry import check_job_id
+from heldout.leaderboard.text import cell, html_text, md_escape
+from heldout.queue.entry import Entry, check_job_id
+from heldout.queue.phases import selection_open, stamp
+from heldout.queue.selection import Selections, selectable
 from heldout.queue.status import JobStatus
 
 log = logging.getLogger(__name__)
@@ -27,19 +29,41 @@ LIVE = (JobStatus.PENDING, JobStatus.RUNNING)
 CANCEL_WHAT = "Please choose one of your waiting submissions to cancel."
 
 
+LIVE_SECONDS = 1.5
+"""While a job waits or runs, the tab looks again this often, so a job scored in 50 ms
+shows as FINISHED within about 2 s. It stops as soon as nothing is live."""
+
+
 def refresh_seconds(ctx: Context) -> float:
     """Poll quickly enough to see a job start and finish, but never hammer the store."""
-    return max(1.0, min(ctx.config.leaderboard.refresh_seconds, 10.0))
+    return max(1.0, min(ctx.config.leaderboard.refresh_seconds, LIVE_SECONDS))
 
 
-def view(ctx: Context, user: str | None) -> tuple[str, Any, Any, Any]:
-    """(quota, table, cancel menu, timer) for `user`; empty when signed out."""
+def revealed(ctx: Context) -> bool:
+    """The reveal is published (read from the board's cache: no extra request)."""
+    try:
+        return ctx.board.get().record is not None
+    except HeldoutError:
+        return False
+
+
+def view(ctx: Context, user: str | None) -> tuple[Any, ...]:
+    """(quota, table, cancel menu, timer, final-choice boxes, choice note) for `user`;
+    empty when signed out."""
     if user is None:
-        return SIGN_IN_TO_SEE, EMPTY, gr.Dropdown(choices=[], value=None), gr.Timer(active=False)
+        return (
+            SIGN_IN_TO_SEE,
+            EMPTY,
+            gr.Dropdown(choices=[], value=None),
+            gr.Timer(active=False),
+            gr.Dropdown(choices=[], value=[]),
+            "",
+        )
     try:
         entries = ctx.queue.user_jobs(user)
         waiting = any(e.status is JobStatus.PENDING for e in entries)
         positions = ctx.queue.positions() if waiting else {}
+        chosen = Selections(ctx.queue).get(user) if has_choice(ctx) else ()
     except HeldoutError:
         log.warning("could not read the jobs of %s", user, exc_info=True)
         return (
@@ -47,8 +71,10 @@ def view(ctx: Context, user: str | None) -> tuple[str, Any, Any, Any]:
             gr.skip(),
             gr.skip(),
             gr.Timer(active=True),
+            gr.skip(),
+            gr.skip(),
         )
-    table = mine_table(entries, positions, ctx.config.benchmark)
+    table = mine_table(entries, positions, ctx.config.benchmark, revealed(ctx), chosen)
     live = any(e.status in LIVE for e in entries)
     choices = pending_choices(entries)
     return (
@@ -56,7 +82,62 @@ def view(ctx: Context, user: str | None) -> tuple[str, Any, Any, Any]:
         table,
         gr.Dropdown(choices=choices, value=None),
         gr.Timer(active=live),
+        gr.Dropdown(choices=final_choices(entries, ctx), value=list(chosen)),
+        choice_note(ctx, chosen),
     )
+
+
+def has_choice(ctx: Context) -> bool:
+    """Final choices matter in a competition: one with a deadline or a reveal."""
+    phases = ctx.config.phases
+    return phases.end is not None or phases.reveal_at is not None
+
+
+def final_choices(entries: list[Entry], ctx: Context) -> list[tuple[str, str]]:
+    """(label, job id) of the jobs that may be chosen; the public score in the label."""
+    bench = ctx.config.benchmark
+    found = []
+    for e in sorted(entries, key=lambda e: e.job_id, reverse=True):
+        if not has_choice(ctx) or not selectable(e, ctx.queue):
+            continue
+        score = (
+            (e.scores or {}).get(bench.primary_metric) if e.status is JobStatus.FINISHED else None
+        )
+        shown = f", {bench.primary_metric} {score:.4f}" if score is not None else ""
+        found.append((f"{cell(e.model, 60)} ({e.job_id}{shown})", e.job_id))
+    return found
+
+
+def choice_note(ctx: Context, chosen: tuple[str, ...]) -> str:
+    if not has_choice(ctx):
+        return ""
+    phases = ctx.config.phases
+    n = phases.select_max
+    head = (
+        f"Choose up to **{n}** submission{'s' if n != 1 else ''} for the final ranking; "
+        "your best private score among them counts. With none chosen, your best public "
+        f"{'ones count' if n != 1 else 'one counts'}. "
+    )
+    if not selection_open(phases, ctx.clock()):
+        return head + "**Final choices are closed.**"
+    until = f"You can change it until {stamp(phases.end)}. " if phases.end else ""
+    now = f"Chosen now: {len(chosen)}." if chosen else "Nothing chosen yet."
+    return head + until + now
+
+
+def choose(ctx: Context, job_ids: Any, profile: Any) -> str:
+    """Checked by `Selections.save` against the user's own jobs, the limit and the clock."""
+    user = require_user(profile, "Please sign in to choose your final submissions.")
+    if not has_choice(ctx):
+        raise Refusal("This benchmark has no final ranking to choose submissions for.")
+    if job_ids is None:
+        job_ids = []
+    if not isinstance(job_ids, list):
+        raise Refusal("Please tick the submissions you want to count.")
+    chosen = Selections(ctx.queue).save(user, job_ids)
+    if not chosen:
+        return "Saved: nothing chosen, so your best public submissions will count."
+    return f"Saved your final choice: {', '.join(f'`{j}`' for j in chosen)}."
 
 
 def cancel(ctx: Context, job_id: Any, profile: Any) -> str:
@@ -86,11 +167,37 @@ def build(ctx: Context) -> dict[str, Any]:
         cancel_button = gr.Button("Cancel submission", variant="stop", scale=1)
         refresh = gr.Button("Refresh", scale=1)
     status = gr.Markdown(elem_id="mine-status")
+    with gr.Group(visible=has_choice(ctx)):
+        picks_note = gr.Markdown(elem_id="final-note")
+        # allow_custom_value: gradio would otherwise check the input against the choices
+        # it last sent to this browser, and an API caller (with no page) could never
+        # choose. `Selections.save` checks every id on the server instead.
+        picks = gr.Dropdown(
+            label="Final choice",
+            choices=[],
+            multiselect=True,
+            allow_custom_value=True,
+            max_choices=ctx.config.phases.select_max,
+            elem_id="final-choice",
+        )
+        save = gr.Button("Save final choice", elem_id="final-save")
     timer = gr.Timer(refresh_seconds(ctx), active=False)
-    outputs = [quota, table, menu, timer]
+    outputs = [quota, table, menu, timer, picks, picks_note]
 
-    def on_view(profile: gr.OAuthProfile | None) -> tuple[str, Any, Any, Any]:
+    def on_view(profile: gr.OAuthProfile | None) -> tuple[Any, ...]:
         return view(ctx, user_of(profile))
+
+    def on_choose(job_ids: Any, profile: gr.OAuthProfile | None) -> tuple[Any, ...]:
+        try:
+            message = choose(ctx, job_ids, profile)
+        except (Refusal, QueueError) as exc:
+            message = sentence(str(exc))
+            gr.Warning(html_text(message))
+            message = f"**Not saved.** {md_escape(message)}"
+        except HeldoutError:
+            log.exception("saving a final choice failed")
+            message = "**Not saved.** The queue could not be reached; please try again."
+        return (message, *view(ctx, user_of(profile)))
 
     def on_cancel(job_id: Any, profile: gr.OAuthProfile | None) -> tuple[Any, ...]:
         try:
@@ -107,4 +214,5 @@ def build(ctx: Context) -> dict[str, Any]:
     refresh.click(on_view, outputs=outputs, api_name="my_submissions")
     timer.tick(on_view, outputs=outputs, api_visibility="undocumented", show_progress="hidden")
     cancel_button.click(on_cancel, inputs=[menu], outputs=[status, *outputs], api_name="cancel")
+    save.click(on_choose, inputs=[picks], outputs=[status, *outputs], api_name="final_choice")
     return {"load": (on_view, outputs)}

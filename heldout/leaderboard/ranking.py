@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from heldout.config import BenchmarkConfig
+from heldout.leaderboard.text import model_link
 
 MAX_CELL = 200
 RANK, MODEL, SUBMITTER, SUBMITTED, DESCRIPTION, JOB = (
@@ -23,6 +24,7 @@ RANK, MODEL, SUBMITTER, SUBMITTED, DESCRIPTION, JOB = (
     "Job id",
 )
 TIME, BEST = "time", "best"
+MODEL_PAGE = "Model page"
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,18 @@ class Columns:
 
 def columns(benchmark: BenchmarkConfig) -> Columns:
     others = [m for m in benchmark.all_metrics if m != benchmark.primary_metric]
-    headers = [RANK, MODEL, SUBMITTER, benchmark.primary_metric, *others, SUBMITTED]
+    headers = [RANK, MODEL, MODEL_PAGE, SUBMITTER, benchmark.primary_metric, *others, SUBMITTED]
     headers += [DESCRIPTION, JOB]
-    datatypes = ["number", "str", "str"] + ["number"] * (1 + len(others)) + ["str"] * 3
+    # The model page is the one Markdown column: a link built from a checked Hub id only
+    # (`competition.model_link`); Markdown cells are sanitised, never raw HTML.
+    datatypes = ["number", "str", "markdown", "str"] + ["number"] * (1 + len(others))
+    datatypes += ["str"] * 3
     n = 1 + len(others)
-    rest = 100 - (5 + 20 + 11 + 8 * n + 13 + 16)
+    rest = 100 - (4 + 13 + 14 + 9 + 7 * n + 17 + 21)
     widths = None
-    if rest >= 10:
-        widths = ["5%", "20%", "11%", *["8%"] * n, "13%", f"{rest}%", "16%"]
+    if rest >= 6:
+        # Wide enough for a whole job id (25 characters) and a whole UTC time: never cut off.
+        widths = ["4%", "13%", "14%", "9%", *["7%"] * n, "17%", f"{rest}%", "21%"]
     return Columns(headers, datatypes, widths)
 
 
@@ -90,6 +96,7 @@ def board_table(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame
         {
             RANK: pd.RangeIndex(1, len(ranked) + 1),
             MODEL: _text(ranked["model"]),
+            MODEL_PAGE: ranked["model"].map(model_link).astype(object),
             SUBMITTER: _text(ranked["submitter"]),
             **{m: ranked[m].astype("float64").round(4) for m in metrics},
             SUBMITTED: _stamp(ranked["submitted_at"]),

@@ -19,6 +19,7 @@ from heldout.leaderboard.identity import Refusal, require_user, user_of
 from heldout.leaderboard.text import html_text, md_escape, quota_line
 from heldout.predictions import check_ids, detect_format, read_predictions
 from heldout.queue.entry import Entry, check_description, check_model_name
+from heldout.queue.phases import check_open
 from heldout.queue.status import JobStatus
 from heldout.queue.submission import Submission
 
@@ -52,6 +53,9 @@ def uploaded(path: Any) -> Path:
 def prepare(ctx: Context, user: str, model: str, description: str, path: Any) -> Submission:
     """A checked `Submission`, or a `Refusal`/`HeldoutError` saying what is wrong."""
     limits = ctx.config.limits
+    check_open(ctx.config.phases, ctx.clock())  # the queue checks again in its commit
+    if ctx.participants is not None:
+        ctx.participants.check(user)
     model = check_model_name(model or "", limits.max_model_name)
     description = check_description(description or "")
     if not path:

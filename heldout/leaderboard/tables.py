@@ -13,10 +13,15 @@ import pandas as pd
 from heldout.config import BenchmarkConfig
 from heldout.leaderboard.text import cell, when
 from heldout.queue.entry import Entry
+from heldout.queue.splits import PRIVATE, metrics_of
 from heldout.queue.status import JobStatus
 
-MINE_HEADERS = ["Job id", "Model", "Status", "In line", "Score", "Submitted", "Note"]
-MINE_WIDTHS = ["17%", "17%", "9%", "7%", "17%", "13%", "20%"]
+MINE_HEADERS = [
+    "Job id", "Model", "Status", "In line", "Score", "Submitted", "Note", "Private score",
+    "Final choice",
+]  # fmt: skip
+MINE_WIDTHS = ["17%", "13%", "8%", "6%", "15%", "11%", "14%", "10%", "6%"]
+PRIVATE_HIDDEN = "hidden until the reveal"
 REVIEW_HEADERS = ["Job id", "Model", "Submitter", "Flags", "Score", "Submitted", "Description"]
 REVIEW_WIDTHS = ["16%", "14%", "10%", "22%", "14%", "12%", "12%"]
 
@@ -49,10 +54,30 @@ def note(entry: Entry) -> str:
     return "published after review" if approved else "published on the board"
 
 
+def private_text(entry: Entry, benchmark: BenchmarkConfig, revealed: bool) -> str:
+    """The private split's scores once revealed; before, only that they exist."""
+    private = metrics_of(entry.split_scores, PRIVATE)
+    if not private or entry.status is not JobStatus.FINISHED:
+        return ""
+    if not revealed:
+        return PRIVATE_HIDDEN
+    names = [benchmark.primary_metric] + [
+        m for m in benchmark.all_metrics if m != benchmark.primary_metric
+    ]
+    return ", ".join(f"{m} {private[m]:.4f}" for m in names if m in private)
+
+
 def mine_table(
-    entries: Iterable[Entry], positions: dict[str, int], benchmark: BenchmarkConfig
+    entries: Iterable[Entry],
+    positions: dict[str, int],
+    benchmark: BenchmarkConfig,
+    revealed: bool = False,
+    chosen: Iterable[str] = (),
 ) -> pd.DataFrame:
-    """One user's jobs, newest first (job ids sort by time)."""
+    """One user's jobs, newest first (job ids sort by time).
+
+    `revealed`: the reveal is published, so the private scores may be shown."""
+    chosen = set(chosen)
     rows = []
     waiting = len(positions)
     for entry in sorted(entries, key=lambda e: e.job_id, reverse=True):
@@ -68,6 +93,8 @@ def mine_table(
                 scores_text(entry, benchmark) if entry.status is JobStatus.FINISHED else "",
                 when(entry.submitted_at),
                 cell(note(entry), 600),
+                private_text(entry, benchmark, revealed),
+                "✓" if entry.job_id in chosen else "",
             ]
         )
     return pd.DataFrame(rows, columns=MINE_HEADERS, dtype=object)

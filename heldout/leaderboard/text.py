@@ -71,3 +71,17 @@ def quota_line(quota: Quota, now: datetime) -> str:
         f"You have **{quota.remaining} of {quota.limit}** submission{plural} left today. "
         f"The count resets at {resets:%H:%M} UTC (in {describe_wait(resets, now)})."
     )
+
+
+HUB_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+HUB_URL = "https://huggingface.co/"
+
+
+def model_link(name: object) -> str:
+    """A Markdown link to the model's Hub page when the name is a Hub id (`org/name`),
+    else nothing. The id must match a strict pattern and its text is escaped, so the
+    cell can only ever be that one link; the model name itself stays a plain `str` cell."""
+    text = str(name or "").strip() if isinstance(name, str) else ""
+    if not HUB_MODEL.match(text) or ".." in text:
+        return ""
+    return f"[{md_escape(text)}]({HUB_URL}{text})"

@@ -16,8 +16,16 @@ def open_stores(config: Config) -> tuple[Store, Store]:
 
         assert s.root is not None  # checked when the config was read
         return LocalStore(s.root / "queue"), LocalStore(s.root / "results")
+    from heldout.queue.governor import Limits, governor
     from heldout.queue.hub_store import HubStore
 
+    governor().configure(
+        Limits(
+            api_calls_5min=s.api_calls_per_5min,
+            downloads_5min=s.downloads_per_5min,
+            commits_hour=s.commits_per_hour,
+        )
+    )
     token = s.token()
     return tuple(  # type: ignore[return-value]
         HubStore(

@@ -17,6 +17,8 @@ from enum import Enum
 from typing import Any
 
 from heldout.errors import InvalidSubmission
+from heldout.queue.splits import SplitScore
+from heldout.queue.splits import parse as parse_split_scores
 from heldout.queue.status import Action, JobStatus, check_transition, status_path
 
 SCHEMA_VERSION = 1
@@ -160,6 +162,7 @@ class Entry:
     flags: tuple[Flag, ...] = ()
     review: Decision | None = None
     scores: dict[str, float] | None = None
+    split_scores: tuple[SplitScore, ...] = ()  # private ones: never shown before the reveal
     test_fingerprint: str | None = None
     evaluator_version: str | None = None
     history: tuple[Event, ...] = ()
@@ -212,6 +215,7 @@ class Entry:
         data["flags"] = tuple(Flag(**f) for f in data.get("flags") or ())
         data["review"] = Decision(**data["review"]) if data.get("review") else None
         data["history"] = tuple(Event(**e) for e in data.get("history") or ())
+        data["split_scores"] = parse_split_scores(data.get("split_scores"))
         return cls(**data)
 
 

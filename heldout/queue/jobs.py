@@ -17,6 +17,7 @@ from heldout.errors import InvalidTransition, JobNotFound, NotAllowed, QueueErro
 from heldout.queue import moves
 from heldout.queue.entry import Entry, JobError, iso, job_time, new_job_id, parse_iso, utcnow
 from heldout.queue.results import Results, result_row
+from heldout.queue.splits import SplitScore
 from heldout.queue.status import Action, JobStatus, status_path
 from heldout.queue.store import Store
 from heldout.queue.submission import Submission, accept
@@ -35,6 +36,7 @@ class Scored:
     scores: dict[str, float]
     test_fingerprint: str
     evaluator_version: str
+    split_scores: tuple[SplitScore, ...] = ()  # every split's; the private ones stay private
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,7 @@ class JobQueue:
                     self.config,
                     worker,
                     now,
+                    split_scores=by_id[e.job_id].split_scores,
                 )
                 for e in self._held(txn, list(by_id), worker)
             ]

@@ -24,16 +24,27 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import filelock
 
 from heldout.errors import Conflict, InvalidPath, NotFound, StoreError, TransientError
+from heldout.queue.local_files import (
+    CommitRecord,
+    fsync_file,
+    parents,
+    planned_changes,
+    read_file,
+    remove_file,
+    walk_files,
+)
+from heldout.queue.retry import RetryPolicy
 from heldout.queue.store import (
     Add,
     Delete,
@@ -42,37 +53,35 @@ from heldout.queue.store import (
     validate_path,
     validate_prefix,
 )
+from heldout.queue.store_faults import StoreFaults
+
+T = TypeVar("T")
 
 _COMMIT_ID = re.compile(r"^[0-9a-f]{40}$")
 _LOCK_TIMEOUT = 120.0
 _CACHE_LIMIT = 4096
 
 
-@dataclass(frozen=True)
-class CommitRecord:
-    """One entry of the commit log: what changed, when, and on top of what."""
-
-    id: str
-    parent: str | None
-    message: str
-    time: str
-    changes: dict[str, str | None]  # path -> sha256 of the new content, None when deleted
-
-    def to_json(self) -> bytes:
-        return json.dumps(vars(self), sort_keys=True).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> CommitRecord:
-        return cls(**json.loads(data))
-
-
 class LocalStore:
     """A `Store` in a local folder, safe for several threads and processes at once."""
 
-    def __init__(self, root: Path | str, *, durable: bool = True) -> None:
-        """`durable=False` skips fsync: still crash-safe for a killed process, not for power loss."""
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        durable: bool = True,
+        faults: StoreFaults | None = None,
+        retry_seconds: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`durable=False` skips fsync: still crash-safe for a killed process, not for power loss.
+
+        `faults` injects failures for tests (see `store_faults`); a failed call is retried
+        under the one retry policy of `retry.py`, within `retry_seconds`."""
         self.root = Path(root)
         self._durable = durable
+        self._faults = faults if faults is not None else StoreFaults()
+        self._retry = RetryPolicy(budget=retry_seconds, sleep=sleep)
         self._tree = self.root / "tree"
         self._tmp = self.root / "tmp"
         self._objects = self.root / "objects"
@@ -93,40 +102,90 @@ class LocalStore:
 
     def head(self) -> str:
         """Read without the lock: `HEAD` is only ever replaced whole, so it is never torn."""
-        return self._ref("HEAD")
+        return self._retry.run(
+            lambda: self._once("read the head", self._head_once), "read the head"
+        )
 
     def list(self, prefix: str = "") -> list[str]:
         prefix = validate_prefix(prefix)
-        with self._locked():
-            base = self._tree / prefix if prefix else self._tree
-            found = list(_walk_files(base, prefix))
-        return sorted(found)
+        return self._retry.run(lambda: self._once("list", lambda: self._list_once(prefix)), "list")
 
     def read(self, path: str, revision: str | None = None) -> bytes:
         validate_path(path)
         if revision is not None and not _COMMIT_ID.match(revision):
             raise NotFound(f"revision {revision[:80]!r} is not a commit id of this store")
-        with self._locked():
-            if revision is None or revision == self._ref("HEAD"):
-                return _read_file(self._tree / path, path)
-        return self._read_old(path, revision)
+        return self._retry.run(
+            lambda: self._once("read", lambda: self._read_once(path, revision)), f"read {path}"
+        )
 
     def commit(self, operations: list[Operation], message: str, parent: str) -> str:
+        """Exactly once: an attempt whose outcome is unknown is looked for before a resend.
+
+        The commit's id is fixed before the first attempt, so "did it land?" is "is that id
+        among the commits since `parent`?"; if it is, the commit is reported as landed even
+        when other commits have been made on top of it since."""
         check_operations(operations)
+        changes = planned_changes(operations)
+        record = self._new_record(parent, message, changes)
+        attempts = 0
+
+        def attempt() -> str:
+            nonlocal attempts
+            attempts += 1
+            self._faults.before("commit")
+            return self._commit_once(operations, record, check_landed=attempts > 1)
+
+        return self._retry.run(attempt, "commit")
+
+    def _once(self, what: str, call: Callable[[], T]) -> T:
+        self._faults.before(what)
+        return call()
+
+    def _head_once(self) -> str:
+        return self._ref("HEAD")
+
+    def _list_once(self, prefix: str) -> list[str]:
+        with self._locked():
+            base = self._tree / prefix if prefix else self._tree
+            found = list(walk_files(base, prefix))
+        return sorted(found)
+
+    def _read_once(self, path: str, revision: str | None) -> bytes:
+        with self._locked():
+            if revision is None or revision == self._ref("HEAD"):
+                return read_file(self._tree / path, path)
+        return self._read_old(path, revision)
+
+    def _commit_once(
+        self, operations: list[Operation], record: CommitRecord, check_landed: bool
+    ) -> str:
         with self._locked():
             head = self._ref("HEAD")
-            if parent != head:
-                raise Conflict(f"parent {str(parent)[:12]} is no longer the head ({head[:12]})")
+            if check_landed and head != record.parent and self._landed(record, head):
+                return record.id
+            if record.parent != head:
+                raise Conflict(
+                    f"parent {str(record.parent)[:12]} is no longer the head ({head[:12]})"
+                )
             self._check_against_tree(operations)
-            changes = self._put_blobs(operations)
-            record = self._new_record(head, message, changes)
+            self._put_blobs(operations, record.changes)
             self._write_atomic(self._commits / f"{record.id}.json", record.to_json())
             self._sync_dir(self._commits)
             self._write_atomic(self.root / "HEAD", record.id.encode())  # the commit point
             self._sync_dir(self.root)
-            self._apply(changes)
+            self._faults.after_commit_point()
+            self._apply(record.changes)
             self._write_atomic(self.root / "TREE_AT", record.id.encode())
             return record.id
+
+    def _landed(self, record: CommitRecord, head: str) -> bool:
+        """Whether `record` is one of the commits made on top of its parent since."""
+        commit_id: str | None = head
+        while commit_id is not None and commit_id != record.parent:
+            if commit_id == record.id:
+                return True
+            commit_id = self._record(commit_id).parent
+        return False
 
     # -- the audit trail ----------------------------------------------------------
 
@@ -197,9 +256,9 @@ class LocalStore:
         folders_ok: set[str] = set()
         for path in added:
             target = self._in_tree(path)
-            if os.path.isdir(target) and any(_walk_files(Path(target), path)):
+            if os.path.isdir(target) and any(walk_files(Path(target), path)):
                 raise InvalidPath(f"cannot write {path!r}: it is a folder in the repo")
-            for folder in _parents(path):
+            for folder in parents(path):
                 if folder in folders_ok:
                     continue
                 if folder in added or (
@@ -212,7 +271,7 @@ class LocalStore:
         """Make `tree/` show `changes`. Idempotent, so a replay may repeat it."""
         for path, sha in changes.items():
             if sha is None:
-                _remove_file(self._tree, path)
+                remove_file(self._tree, path)
         for path, sha in changes.items():
             if sha is not None:
                 self._place(self._in_tree(path), self._blob_path(sha))
@@ -235,28 +294,25 @@ class LocalStore:
             shutil.rmtree(target)
             os.replace(tmp, target)
 
-    def _put_blobs(self, operations: list[Operation]) -> dict[str, str | None]:
-        """Store each new content once, by hash; return the commit's changes.
+    def _put_blobs(self, operations: list[Operation], changes: dict[str, str | None]) -> None:
+        """Store each new content once, by hash.
 
         All blobs are written first and synced after, which lets the disk batch them.
         """
-        changes: dict[str, str | None] = {}
         staged: dict[str, str] = {}
         for op in operations:
             if isinstance(op, Delete):
-                changes[op.path] = None
                 continue
-            sha = hashlib.sha256(op.content).hexdigest()
-            changes[op.path] = sha
+            sha = changes[op.path]
+            assert sha is not None
             if sha not in staged and not os.path.exists(self._blob_path(sha)):
                 staged[sha] = self._write_tmp(op.content, sync=False)
         for sha, tmp in staged.items():
             if self._durable:
-                _fsync_file(tmp)
+                fsync_file(tmp)
             os.replace(tmp, self._blob_path(sha))
         if staged:
             self._sync_dir(self._objects)
-        return changes
 
     def _blob_path(self, sha: str) -> str:
         return f"{self._objects}/{sha}"
@@ -334,48 +390,3 @@ class LocalStore:
         """Remove scratch files of writers that died; only safe while holding the lock."""
         for entry in os.scandir(self._tmp):
             Path(entry.path).unlink(missing_ok=True)
-
-
-def _walk_files(folder: Path, prefix: str) -> Iterator[str]:
-    """Repo paths of the files under `folder`, without reading any of them."""
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
-        path = f"{prefix}/{entry.name}" if prefix else entry.name
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk_files(Path(entry.path), path)
-        elif entry.is_file(follow_symlinks=False):
-            yield path
-
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _parents(path: str) -> Iterator[str]:
-    parts = path.split("/")
-    for end in range(1, len(parts)):
-        yield "/".join(parts[:end])
-
-
-def _remove_file(tree: Path, path: str) -> None:
-    """Delete one file and the folders it leaves empty; a missing file is fine."""
-    (tree / path).unlink(missing_ok=True)
-    for folder in reversed(list(_parents(path))):
-        try:
-            (tree / folder).rmdir()
-        except OSError:  # not empty, or already gone
-            break
-
-
-def _read_file(file: Path, path: str) -> bytes:
-    try:
-        return file.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise NotFound(f"no file {path!r} at the head") from None

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from heldout.config import Config
 from heldout.queue.entry import Decision, Entry, ErrorKind, JobError, iso
 from heldout.queue.rules import PostContext, post_flags
+from heldout.queue.splits import SplitScore
 from heldout.queue.status import Action, JobStatus
 
 OUT_OF_ATTEMPTS = (
@@ -92,8 +93,11 @@ def scored(
     config: Config,
     worker: str,
     now: str,
+    split_scores: tuple[SplitScore, ...] = (),
 ) -> Entry:
-    """FINISHED, or REVIEW when a post-scoring rule flags the score."""
+    """FINISHED, or REVIEW when a post-scoring rule flags the score.
+
+    `scores` are the public ones (or the whole set's); rules only ever see those."""
     bench = config.benchmark
     ctx = PostContext(
         entry,
@@ -107,6 +111,7 @@ def scored(
         lease_expires_at=None,
         finished_at=now,
         scores=dict(scores),
+        split_scores=tuple(split_scores),
         test_fingerprint=fingerprint,
         evaluator_version=version,
     )

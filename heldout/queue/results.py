@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from heldout.config import BenchmarkConfig
 from heldout.errors import NotFound
 from heldout.queue.entry import Entry, parse_iso
+from heldout.queue.splits import PUBLIC, only, row_items
 from heldout.queue.store import Add, Store
 from heldout.queue.txn import retry_on_conflict
 
@@ -70,8 +71,11 @@ def bucket_path(job_id: str) -> str:
     return f"{DATA_FOLDER}/part-{bucket:02d}.parquet"
 
 
-def result_row(entry: Entry, benchmark: BenchmarkConfig) -> dict[str, Any]:
-    """A scored entry as one row. Only aggregate metrics: never per-example results."""
+def result_row(entry: Entry, benchmark: BenchmarkConfig, revealed: bool = False) -> dict[str, Any]:
+    """A scored entry as one row. Only aggregate metrics: never per-example results.
+
+    Private split scores only once `revealed` (see `reveal.py`): a writer that republishes
+    rows after the reveal must pass it, or it would take them back out."""
     scores = entry.scores or {}
     missing = [m for m in benchmark.all_metrics if m not in scores]
     if missing or not entry.finished_at or not entry.test_fingerprint:
@@ -86,7 +90,9 @@ def result_row(entry: Entry, benchmark: BenchmarkConfig) -> dict[str, Any]:
         "primary_metric": benchmark.primary_metric,
         "primary_score": float(scores[benchmark.primary_metric]),
         **{m: float(scores[m]) for m in benchmark.all_metrics},
-        "split_scores": [],
+        "split_scores": row_items(
+            entry.split_scores if revealed else only(entry.split_scores, PUBLIC)
+        ),
         "predictions_sha256": entry.predictions_sha256,
         "test_fingerprint": entry.test_fingerprint,
         "evaluator_version": entry.evaluator_version or "",
@@ -103,9 +109,13 @@ class Results:
         self.schema = results_schema(benchmark)
         self._cache: tuple[str, pd.DataFrame] | None = None
 
-    def upsert(self, rows: list[dict[str, Any]]) -> str | None:
-        """Write rows keyed by job id in one commit; an existing row is replaced."""
-        if not rows:
+    def upsert(
+        self, rows: list[dict[str, Any]], extra: tuple[Add, ...] = (), message: str = ""
+    ) -> str | None:
+        """Write rows keyed by job id in one commit; an existing row is replaced.
+
+        `extra` files go in the same commit (the reveal's record, say)."""
+        if not rows and not extra:
             return None
         by_bucket: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
@@ -117,7 +127,9 @@ class Results:
                 Add(path, self._merged(path, new, parent))
                 for path, new in sorted(by_bucket.items())
             ]
-            return self.store.commit(ops, f"Publish {len(rows)} result(s)", parent=parent)
+            ops += list(extra)
+            text = message or f"Publish {len(rows)} result(s)"
+            return self.store.commit(ops, text, parent=parent)
 
         return retry_on_conflict(attempt, "publish results")
 

@@ -1,13 +1,23 @@
-"""When and how long heldout retries a Hub call.
+"""heldout's one retry discipline: what is retried, how long, and by whom.
 
-The Hub answers 429 when a quota is spent, 5xx when it is struggling, and the network
-drops connections. Those are worth waiting out; a 412 (someone else committed first)
-or a 403 is not, and retrying it blindly would hide a real answer. The budget is in
-seconds slept plus seconds spent, so a test with a fake `sleep` still ends.
+Two kinds of failure are worth another try, each in exactly one place:
+
+- a *transient* failure of one store call (429, 5xx, a timeout, a dropped
+  connection): `RetryPolicy.run`, inside the store, within a budget in seconds. The
+  budget counts seconds slept plus seconds spent, so a test with a fake `sleep` still
+  ends. A `Retry-After` is honoured; with a governor (HubStore) the governor does the
+  waiting, once for the whole process, and the policy only checks the budget.
+- a lost compare-and-swap race (`Conflict`): `retry_on_conflict`, around a whole
+  read-plan-commit transaction, which re-reads and re-plans each time.
+
+Nothing else loops. An error whose budget is spent is a `TransientError`; it is a
+`HeldoutError`, so `is_transient` is False for it and no outer loop retries it again.
+A 412 or a 403 is never retried blindly: that would hide a real answer.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,9 +28,12 @@ import tenacity
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from heldout.errors import HeldoutError, TransientError
+from heldout.errors import Conflict, HeldoutError, StoreError, TransientError
 
 T = TypeVar("T")
+log = logging.getLogger("heldout.store")
+
+CONFLICT_ATTEMPTS = 60
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _NETWORK_ERRORS = (
@@ -82,28 +95,52 @@ def describe(exc: BaseException) -> str:
 
 
 class _WaitRetryAfter(wait_base):
-    """Honour `Retry-After` when given; otherwise jittered exponential backoff."""
+    """Honour `Retry-After` when given (0 when a governor waits instead); otherwise
+    jittered exponential backoff."""
 
-    def __init__(self, fallback: wait_base) -> None:
+    def __init__(self, fallback: wait_base, honour: bool) -> None:
         self.fallback = fallback
+        self.honour = honour
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
         asked = retry_after(error) if error is not None else None
-        return asked if asked is not None else self.fallback(retry_state)
+        if asked is None:
+            return self.fallback(retry_state)
+        return asked if self.honour else 0.0
+
+
+class Allowance:
+    """One call's retry budget: every second slept for it, here or at the governor."""
+
+    def __init__(self, budget: float, sleep: Callable[[float], None]) -> None:
+        self.budget = budget
+        self.slept = 0.0
+        self._sleep = sleep
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:  # a zero wait is the governor's turn to wait: nothing to sleep
+            self.slept += seconds
+            self._sleep(seconds)
+
+    def left(self) -> float:
+        return max(0.0, self.budget - self.slept)
 
 
 class _StopWhenBudgetSpent(stop_base):
-    """Stop when the next sleep would take the time slept or spent past the budget."""
+    """Stop when the next wait (slept here or at the governor) would pass the budget."""
 
-    def __init__(self, budget: float) -> None:
-        self.budget = budget
+    def __init__(self, allowance: Allowance) -> None:
+        self.allowance = allowance
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        slept = retry_state.idle_for + retry_state.upcoming_sleep
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        upcoming = max(retry_state.upcoming_sleep, (retry_after(error) if error else None) or 0)
+        budget = self.allowance.budget
         spent = retry_state.seconds_since_start or 0.0
-        return slept > self.budget or spent + retry_state.upcoming_sleep > self.budget
+        return self.allowance.slept + upcoming > budget or spent + upcoming > budget
 
 
 @dataclass(frozen=True)
@@ -114,20 +151,29 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     initial: float = 0.5
     maximum: float = 8.0
+    retry_after_waits: bool = True
+    """False when a governor waits out `Retry-After` before the next attempt instead."""
 
     def run(self, attempt: Callable[[], T], what: str) -> T:
         """Call `attempt` until it succeeds, fails for good, or the budget runs out."""
+        return self.run_with_allowance(lambda _: attempt(), what)
+
+    def run_with_allowance(self, attempt: Callable[[Allowance], T], what: str) -> T:
+        """Like `run`; each attempt gets the call's `Allowance`, to wait within it."""
+        allowance = Allowance(self.budget, self.sleep)
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(is_transient),
             wait=_WaitRetryAfter(
-                tenacity.wait_random_exponential(multiplier=self.initial, max=self.maximum)
+                tenacity.wait_random_exponential(multiplier=self.initial, max=self.maximum),
+                honour=self.retry_after_waits,
             ),
-            stop=_StopWhenBudgetSpent(self.budget),
-            sleep=self.sleep,
+            stop=_StopWhenBudgetSpent(allowance),
+            sleep=allowance.sleep,
+            before_sleep=lambda state: _log_retry(what, state),
             reraise=False,
         )
         try:
-            return retrying(attempt)
+            return retrying(lambda: attempt(allowance))
         except tenacity.RetryError as exc:
             last = exc.last_attempt.exception()
             assert last is not None
@@ -142,3 +188,51 @@ class RetryPolicy:
             f"{what} kept failing ({describe(error)}) after {last_attempt.attempt_number}"
             f" attempts; gave up at the retry budget of {self.budget:.0f} s{wait}"
         )
+
+
+def _log_retry(what: str, state: tenacity.RetryCallState) -> None:
+    """One warning per retry, with the server's own words (never a URL or a header)."""
+    error = state.outcome.exception() if state.outcome is not None else None
+    if error is None:
+        return
+    log.warning(
+        "%s failed (%s%s); trying again (attempt %d)",
+        what,
+        describe(error),
+        _server_says(error),
+        state.attempt_number + 1,
+    )
+
+
+def _server_says(exc: BaseException) -> str:
+    for error in causes(exc):
+        response = getattr(error, "response", None)
+        headers = getattr(response, "headers", None)
+        said = headers.get("X-Error-Message") if headers is not None else None
+        if said:
+            return f": {str(said)[:200]}"
+    return ""
+
+
+def retry_on_conflict(
+    attempt: Callable[[], T],
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = CONFLICT_ATTEMPTS,
+) -> T:
+    """Call `attempt` (a whole read-plan-commit) until it does not lose a CAS race.
+
+    Full jitter keeps racing writers from colliding again in lockstep. Only `Conflict`
+    is retried here: a transient failure was already retried inside the store, and a
+    `TransientError` means its budget is spent."""
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(Conflict),
+        wait=tenacity.wait_random_exponential(multiplier=0.02, max=1.0),
+        stop=tenacity.stop_after_attempt(attempts),
+        sleep=sleep,
+        reraise=False,
+    )
+    try:
+        return retrying(attempt)
+    except tenacity.RetryError as exc:
+        raise StoreError(f"the repo was too busy to {what}; please try again") from exc

@@ -93,9 +93,12 @@ class Store(Protocol):
         ...
 
     def commit(self, operations: list[Operation], message: str, parent: str) -> str:
-        """Apply all operations atomically and return the new head.
+        """Apply all operations atomically, exactly once, and return the new commit's id.
 
-        Raises `Conflict` when `parent` is no longer the head: nothing is written.
+        Raises `Conflict` when `parent` is no longer the head: nothing is written. A
+        commit whose reply was lost is looked for before anything is resent, so one
+        that landed is reported as landed, even if another commit is on top of it by
+        then (the id returned is then not the head).
         """
         ...
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from heldout.config import Config
 from heldout.errors import DuplicateSubmission, InvalidSubmission, LimitReached
 from heldout.queue.entry import Entry, check_username, new_entry, parse_iso
+from heldout.queue.phases import check_open
 from heldout.queue.rules import PreContext, pre_flags
 from heldout.queue.status import Action, JobStatus, check_transition
 from heldout.queue.txn import Txn
@@ -65,6 +66,7 @@ def accept(txn: Txn, sub: Submission, config: Config, now: datetime, job_id: str
     check_file(sub, config)
     if job_id in txn.user(sub.submitter).jobs:
         return txn.entry(job_id)
+    check_open(config.phases, now)
     entry = new_entry(
         job_id=job_id,
         model=sub.model,

@@ -10,20 +10,18 @@ no-op.
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from heldout.errors import Conflict, JobNotFound, NotFound, StoreError
+from heldout.errors import Conflict, JobNotFound, NotFound
 from heldout.queue.entry import Entry, check_job_id
+from heldout.queue.retry import retry_on_conflict  # also imported from here by callers
 from heldout.queue.status import JobStatus, status_folder, status_path
 from heldout.queue.store import Add, Delete, Operation, Store, read_many
 from heldout.queue.users import UserIndex, user_path
 
 T = TypeVar("T")
-MAX_ATTEMPTS = 60
 
 # Where to look for a job whose status is unknown, most likely first.
 _PROBE_ORDER = (
@@ -156,19 +154,6 @@ class Txn:
         if not self.changes:
             return None
         return self.store.commit(plan(self.changes), message, parent=self.parent)
-
-
-def retry_on_conflict(
-    attempt: Callable[[], T], what: str, sleep: Callable[[float], None] = time.sleep
-) -> T:
-    """Call `attempt` until it does not lose a CAS race, backing off with jitter."""
-    for n in range(MAX_ATTEMPTS):
-        try:
-            return attempt()
-        except Conflict:
-            # Jitter keeps racing writers from colliding again in lockstep.
-            sleep(random.uniform(0, min(1.0, 0.02 * 2**n)))
-    raise StoreError(f"the repo was too busy to {what}; please try again")
 
 
 def transact(store: Store, primary_metric: str, work: Callable[[Txn], T], message: str) -> T:

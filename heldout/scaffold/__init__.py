@@ -90,6 +90,7 @@ def init_benchmark(
     reviewers: tuple[str, ...] = ("your-hf-username",),
     poll_seconds: float = 2.0,
     n_items: int = 2000,
+    public_fraction: float = 0.5,
 ) -> BenchmarkFolder:
     """Write the benchmark folder. Refuses to overwrite an existing heldout.toml."""
     from heldout.example import scorer as example_scorer
@@ -100,7 +101,7 @@ def init_benchmark(
         raise HeldoutError(f"{folder.config} already exists; choose an empty folder")
     folder.root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        write_benchmark(Path(tmp), n=n_items)
+        write_benchmark(Path(tmp), n=n_items, public_fraction=public_fraction)
         _place(Path(tmp) / "private", folder.evaluator / "private")
         _place(Path(tmp) / "public", folder.root / "public")
         _place(Path(tmp) / "public", folder.leaderboard / "public")

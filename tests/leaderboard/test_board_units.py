@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from heldout.config import BenchmarkConfig
+from heldout.errors import NotFound
 from heldout.leaderboard.cache import BoardCache
 from heldout.leaderboard.ranking import best_over_time, board_table, columns, rank, search
 from heldout.leaderboard.tables import mine_table, note, pending_choices
@@ -59,7 +60,11 @@ def test_the_table_has_ranks_text_cells_and_only_str_or_number_types() -> None:
     table = board_table(frame, BENCH)
     cols = columns(BENCH)
     assert list(table.columns) == cols.headers
-    assert set(cols.datatypes) <= {"str", "number"}
+    # Never "html" (it runs scripts); the one Markdown column holds only a checked link.
+    assert set(cols.datatypes) <= {"str", "number", "markdown"}
+    markdown = [h for h, t in zip(cols.headers, cols.datatypes, strict=True) if t == "markdown"]
+    assert markdown == ["Model page"]
+    assert set(table["Model page"]) == {""}  # neither name is a Hub model id
     assert len(cols.datatypes) == len(cols.headers)
     assert list(table["Rank"]) == [1, 2]
     assert list(table["Job id"]) == ["b", "a"]
@@ -149,6 +154,9 @@ class FakeStore:
     def head(self) -> str:
         self.heads += 1
         return self.current
+
+    def read(self, path: str, revision: str | None = None) -> bytes:
+        raise NotFound(path)  # no reveal.json: the competition is not revealed
 
 
 class FakeResults:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 
 from heldout.errors import Conflict
 from heldout.queue.store import Add, Store
@@ -12,13 +14,23 @@ TOKEN = f"hf_test_{OWNER}"
 
 
 class RecordingSleep:
-    """An injectable `sleep` that remembers each wait and returns at once."""
+    """An injectable `sleep` that remembers each wait and returns at once.
+
+    With `nap` set it really sleeps, up to `nap` seconds: other writers then get the
+    window a real back-off gives them. `then`, if set, runs after each wait (a test's
+    way to make something happen while a store waits)."""
 
     def __init__(self) -> None:
         self.calls: list[float] = []
+        self.nap = 0.0
+        self.then: Callable[[], object] | None = None
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+        if self.nap:
+            time.sleep(min(seconds, self.nap))
+        if self.then is not None:
+            self.then()
 
 
 def unique_repo() -> str:

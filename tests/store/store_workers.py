@@ -43,3 +43,47 @@ def commit_forever(root: str) -> None:
             ops.extend(Delete(path) for path in store.list("gone"))
         store.commit(ops, f"commit {index}", store.head())
         index += 1
+
+
+def increment_under_chaos(
+    backend: str, where: str, times: int, fault_rate: float, lost_reply_rate: float
+) -> None:
+    """`times` CAS increments from a process of its own, on either backend.
+
+    `where` is the LocalStore's root or the Hub repo id; for the Hub the faults are the
+    emulator's (set by the parent), for a LocalStore they are given here.
+    """
+    import time
+
+    from store_helpers import TOKEN, increment
+
+    def short_sleep(seconds: float) -> None:
+        time.sleep(min(seconds, 0.02))
+
+    if backend == "local":
+        from heldout.queue.store_faults import StoreFaults
+
+        faults = StoreFaults(fault_rate=fault_rate, lost_reply_rate=lost_reply_rate)
+        store = LocalStore(where, faults=faults, sleep=short_sleep)
+    else:
+        import os
+
+        from heldout.queue.hub_store import HubStore
+
+        skip_client_backoff()
+        store = HubStore(where, token=TOKEN, endpoint=os.environ["HF_ENDPOINT"], sleep=short_sleep)
+    increment(store, times=times)
+
+
+def skip_client_backoff() -> None:
+    """huggingface_hub's own retries (preupload) sleep for real; keep them short here."""
+    import time
+    import types
+
+    from huggingface_hub.utils import _http
+
+    fast = types.SimpleNamespace(
+        **{name: getattr(time, name) for name in dir(time) if not name.startswith("__")}
+    )
+    fast.sleep = lambda seconds: time.sleep(min(seconds, 0.02))
+    _http.time = fast

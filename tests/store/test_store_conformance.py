@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import store_workers
 from store_helpers import increment, user_files, write
 
 from heldout.errors import Conflict, NotFound
@@ -110,7 +112,7 @@ def test_eight_writers_increment_a_counter_exactly_forty_times(store: Store) -> 
 
 
 def test_listing_goes_past_one_page(store: Store, backend: str, request) -> None:
-    if backend == "hub":
+    if backend != "local":
         request.getfixturevalue("faults").page_size = 5
     write(store, {f"many/{i:02d}.json": b"{}" for i in range(23)})
     write(store, {"other/x": b""})
@@ -127,3 +129,96 @@ def test_read_many_gives_what_one_by_one_reads_give(store: Store) -> None:
         "u/missing.json": None,
     }
     assert read_many(store, paths, first)["u/a.json"] == b"A1"
+
+
+CHAOS = {
+    "lost replies": (0.0, 0.2),
+    "faults and lost replies": (0.1, 0.2),
+}
+
+
+@pytest.mark.parametrize("weather", CHAOS)
+def test_eight_writers_count_to_forty_when_commit_replies_get_lost(
+    store: Store, chaos, weather: str
+) -> None:
+    """Exactly once: a commit that landed is reported as landed, even when another
+    writer committed on top before the writer could look (issue 9, item 4)."""
+    write(store, {"counter": b"0"})
+    chaos(*CHAOS[weather])
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: increment(store), range(8)))
+    chaos(0.0, 0.0)
+    assert store.read("counter") == b"40"
+
+
+@pytest.mark.slow
+def test_eight_processes_count_to_forty_when_commit_replies_get_lost(
+    store: Store, backend: str, chaos
+) -> None:
+    """Processes, under faults and lost replies together (the harder of the two)."""
+    if backend == "hub_without_paths_info":
+        pytest.skip("processes never call paths-info: the hub variant covers this")
+    write(store, {"counter": b"0"})
+    fault_rate, lost_reply_rate = CHAOS["faults and lost replies"]
+    if backend == "hub":
+        chaos(fault_rate, lost_reply_rate)
+        where = store.repo_id  # type: ignore[attr-defined]
+    else:
+        where = str(store.root)  # type: ignore[attr-defined]
+    spawn = multiprocessing.get_context("spawn")
+    workers = [
+        spawn.Process(
+            target=store_workers.increment_under_chaos,
+            args=(backend, where, 5, fault_rate, lost_reply_rate),
+        )
+        for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(180)
+    chaos(0.0, 0.0)
+    assert [worker.exitcode for worker in workers] == [0] * 8
+    assert store.read("counter") == b"40"
+
+
+def test_a_landed_commit_is_reported_landed_though_another_was_made_on_top(
+    store: Store, chaos, sleeps, other_writer
+) -> None:
+    """The reply is lost, and before the writer looks another writer commits on top."""
+    parent = write(store, {"counter": b"0"})
+    chaos(lost_reply_rate=1.0)
+
+    def another_writer_commits() -> None:
+        sleeps.then = None
+        chaos(0.0, 0.0)
+        write(other_writer, {"elsewhere": b"x"})
+
+    sleeps.then = another_writer_commits
+    landed = store.commit([Add("counter", b"1")], "mine", parent)
+    assert store.read("counter", landed) == b"1"
+    assert store.head() != landed  # the other commit is on top of ours
+    assert store.read("counter") == b"1" and store.read("elsewhere") == b"x"
+
+
+def test_read_many_through_folder_listings_when_paths_info_is_missing(
+    hub_without_paths_info_store: Store, emulator
+) -> None:
+    """Asks `paths-info` once, then lists the folders involved instead."""
+    store = hub_without_paths_info_store
+    head = write(store, {"u/a.json": b"A", "u/b.json": b"B", "top.json": b"T"})
+    paths = ["u/a.json", "u/b.json", "u/gone.json", "top.json", "nowhere/x.json"]
+    emulator.reset_counters()
+    first = read_many(store, paths, head)
+    assert first == {
+        "u/a.json": b"A",
+        "u/b.json": b"B",
+        "u/gone.json": None,
+        "top.json": b"T",
+        "nowhere/x.json": None,
+    }
+    assert emulator.counters().get("paths_info") == 1
+    later = write(store, {"elsewhere": b"moved"})  # another commit: the same files, new sha
+    emulator.reset_counters()
+    assert read_many(store, paths, later) == first
+    assert emulator.counters() == {"tree": 3}  # one listing per folder, contents cached

@@ -210,3 +210,42 @@ def test_a_hub_that_stops_answering_times_out_instead_of_blocking(
     )
     assert done.stdout.startswith("TransientError"), done.stdout + done.stderr
     assert TOKEN not in done.stdout
+
+
+def test_a_read_costs_one_get_and_what_is_known_at_a_commit_costs_nothing(
+    hub_store: HubStore, emulator
+) -> None:
+    """Issue 10: no HEAD before a GET; content cached by content id and (commit, path)."""
+    paths = [f"q/{n}.json" for n in range(5)]
+    head = write(hub_store, {p: p.encode() for p in paths})
+    other = HubStore(hub_store.repo_id, token=TOKEN, endpoint=emulator.url)  # another process
+
+    def cost(call: Callable[[], object]) -> dict[str, int]:
+        emulator.reset_counters()
+        call()
+        return emulator.counters()
+
+    assert cost(lambda: other.read("q/0.json", head)) == {"resolve": 1}
+    assert cost(lambda: other.read("q/0.json", head)) == {}
+    assert cost(lambda: hub_store.read("q/1.json", head)) == {}  # it wrote that itself
+    wanted = [*paths, "q/missing.json"]
+    assert cost(lambda: read_many(other, wanted, head)) == {"paths_info": 1, "resolve": 4}
+    assert cost(lambda: read_many(other, wanted, head)) == {}  # absent files remembered too
+    with pytest.raises(NotFound):
+        other.read("q/missing.json", head)
+    assert cost(lambda: pytest.raises(NotFound, other.read, "q/missing.json", head)) == {}
+
+
+def test_no_retry_loop_hides_inside_the_client(
+    hub_factory: Callable[..., HubStore], faults, emulator, sleeps: RecordingSleep
+) -> None:
+    """One retry discipline: each 503 costs one request and one wait of heldout's own;
+    huggingface_hub's `http_backoff` (5 retries per call) does not retry it again."""
+    store = hub_factory(retry_seconds=10)
+    write(store, {"f/a": b"1"})
+    faults.fault_rate = 1.0
+    emulator.reset_counters()
+    with pytest.raises(TransientError):
+        store.list("f")
+    faults.fault_rate = 0.0
+    assert emulator.counters() == {"tree": len(sleeps.calls) + 1}

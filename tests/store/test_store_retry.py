@@ -6,8 +6,8 @@ import httpx2
 import pytest
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-from heldout.errors import Conflict, TransientError
-from heldout.queue.retry import RetryPolicy, is_transient, retry_after
+from heldout.errors import Conflict, StoreError, TransientError
+from heldout.queue.retry import RetryPolicy, is_transient, retry_after, retry_on_conflict
 
 
 def http_error(status: int, headers: dict[str, str] | None = None) -> HfHubHTTPError:
@@ -100,3 +100,39 @@ def test_a_412_is_never_retried() -> None:
     with pytest.raises(HfHubHTTPError):
         RetryPolicy(sleep=sleeps.append).run(call, "commit")
     assert sleeps == [] and len(call.calls) == 1  # type: ignore[attr-defined]
+
+
+def test_a_lost_race_is_retried_with_jitter_until_it_wins() -> None:
+    sleeps: list[float] = []
+    call = failing(Conflict("a"), Conflict("b"))
+    assert retry_on_conflict(call, "move a job", sleep=sleeps.append) == "done"
+    assert len(sleeps) == 2 and all(0 <= s <= 1.0 for s in sleeps)
+
+
+def test_a_repo_that_stays_busy_ends_in_a_clear_error() -> None:
+    def always_conflict() -> str:
+        raise Conflict("lost again")
+
+    with pytest.raises(StoreError, match="too busy to move a job"):
+        retry_on_conflict(always_conflict, "move a job", sleep=lambda s: None, attempts=5)
+
+
+def test_a_spent_budget_is_never_retried_again() -> None:
+    """One loop per kind of failure: a TransientError already waited out its budget."""
+    for loop in (
+        lambda call: retry_on_conflict(call, "x", sleep=lambda s: None),
+        lambda call: RetryPolicy(sleep=lambda s: None).run(call, "x"),
+    ):
+        call = failing(TransientError("gave up after 60 s"))
+        with pytest.raises(TransientError):
+            loop(call)
+        assert len(call.calls) == 1  # type: ignore[attr-defined]
+
+
+def test_with_a_governor_retry_after_is_checked_against_the_budget_but_not_slept() -> None:
+    sleeps: list[float] = []
+    policy = RetryPolicy(budget=60, sleep=sleeps.append, retry_after_waits=False)
+    assert policy.run(failing(http_error(429, {"Retry-After": "7"})), "commit") == "done"
+    assert sleeps == []
+    with pytest.raises(TransientError, match="3600"):
+        policy.run(failing(http_error(429, {"Retry-After": "3600"})), "commit")
