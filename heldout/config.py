@@ -40,6 +40,7 @@ class BenchmarkConfig:
     public_ids: Path | None = None
     example_predictions: Path | None = None
     citation: str = ""
+    license: str = "cc-by-4.0"  # the results dataset's license (a Hub license id)
     # The share of test items `heldout init` puts in the public split (the rest is private).
     public_fraction: float = 0.5
 

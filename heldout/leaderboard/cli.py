@@ -66,7 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from heldout.preflight import check_queue_access
+
     config = load_config(args.config)
+    check_queue_access(config, write=True)  # a config that cannot work stops here
     if args.oauth_provider:
         secret = args.oauth_client_secret or os.environ.get(SECRET_ENV)
         if not secret:
