@@ -235,6 +235,7 @@ def submit_to_visible(rounds: int, workdir: Path, cache_seconds: float, poll: fl
             upload = client.post(
                 f"{server.url}/gradio_api/upload",
                 files={"files": ("p.csv", content.to_csv(index=False).encode())},
+                headers={"Cookie": f"session={cookie}"},  # uploads need a session
             ).json()[0]
             file = {"path": upload, "orig_name": "p.csv", "meta": {"_type": "gradio.FileData"}}
             time.sleep(random.uniform(0, poll))  # arrive at a random point of the poll cycle

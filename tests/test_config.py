@@ -106,6 +106,19 @@ def test_the_token_is_read_from_the_environment_only(monkeypatch: pytest.MonkeyP
     assert "hf_test_alice" not in repr(config)
 
 
+def test_upload_and_refusal_limits_default_from_the_file_size() -> None:
+    limits = config_from_dict(with_("limits", max_file_mb=2)).limits
+    assert limits.upload_bytes_per_hour == 10 * 2**20
+    assert limits.upload_folder_bytes == 100 * 2**20
+    assert (limits.uploads_per_hour, limits.refusals_per_hour) == (30, 20)
+    with pytest.raises(ConfigError, match="limits.upload_mb_per_hour must be at least"):
+        config_from_dict(with_("limits", max_file_mb=2, upload_mb_per_hour=1))
+    with pytest.raises(ConfigError, match="limits.upload_folder_mb must be at least"):
+        config_from_dict(with_("limits", upload_mb_per_hour=30, upload_folder_mb=20))
+    with pytest.raises(ConfigError, match="must be at least 1"):
+        config_from_dict(with_("limits", refusals_per_hour=0))
+
+
 def test_rate_limits_default_to_the_hubs_free_tier_and_reach_the_governor() -> None:
     from heldout.queue.backends import open_stores
     from heldout.queue.governor import governor, reset_governor

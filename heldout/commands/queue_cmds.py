@@ -215,7 +215,13 @@ def review_reject(args: argparse.Namespace) -> int:
 
 
 def submit_file(args: argparse.Namespace) -> int:
-    from heldout.predictions import check_ids, detect_format, load_public_ids, read_predictions
+    from heldout.predictions import (
+        check_ids,
+        detect_format,
+        fingerprint,
+        load_public_ids,
+        read_predictions,
+    )
 
     config, queue = load(args)
     user = acting_user(config, args.as_user, "--as")
@@ -228,7 +234,8 @@ def submit_file(args: argparse.Namespace) -> int:
     frame = read_predictions(content, fmt, config.benchmark, config.limits.max_file_bytes)
     if config.benchmark.public_ids:
         check_ids(frame, load_public_ids(config.benchmark.public_ids))
-    entry = queue.submit(Submission(user, args.model, content, fmt, args.description))
+    sub = Submission(user, args.model, content, fmt, args.description, fingerprint(frame))
+    entry = queue.submit(sub)
     print(f"submitted as job {entry.job_id} ({entry.status.value})")
     return 0
 

@@ -159,6 +159,7 @@ class Entry:
     evaluator_version: str | None = None
     history: tuple[Event, ...] = ()
     version: int = field(default=SCHEMA_VERSION)
+    predictions_fingerprint: str | None = None  # the parsed predictions' (copies share it)
 
     def __post_init__(self) -> None:
         check_job_id(self.job_id)
@@ -170,6 +171,10 @@ class Entry:
             raise InvalidSubmission("the predictions path must be derived from the job id")
         if not SHA256.match(self.predictions_sha256):
             raise InvalidSubmission("predictions_sha256 must be 64 hex digits")
+        if self.predictions_fingerprint is not None and not SHA256.match(
+            self.predictions_fingerprint
+        ):
+            raise InvalidSubmission("predictions_fingerprint must be 64 hex digits")
         if self.size < 0 or self.attempts < 0:
             raise InvalidSubmission("size and attempts cannot be negative")
         if self.version > SCHEMA_VERSION:
@@ -249,6 +254,7 @@ def new_entry(
     fmt: str,
     max_model_name: int = 100,
     now: datetime | None = None,
+    fingerprint: str | None = None,
 ) -> Entry:
     """A fresh entry, not yet in any folder. `submit` decides PENDING or REVIEW."""
     now = now or utcnow()
@@ -262,4 +268,5 @@ def new_entry(
         predictions_sha256=sha256,
         size=size,
         format=fmt,
+        predictions_fingerprint=fingerprint,
     )

@@ -178,7 +178,8 @@ class JobQueue:
 
         def work(txn: Txn) -> list[Entry | QueueError]:
             txn.prefetch(
-                [user_path(s.submitter) for s in subs] + [hash_path(s.sha256) for s in subs]
+                [user_path(s.submitter) for s in subs]
+                + [hash_path(key) for s in subs for key in s.copy_keys]
             )
             outcomes: list[Entry | QueueError] = []
             for sub, job_id in zip(subs, job_ids, strict=True):

@@ -63,9 +63,12 @@ def test_deploy_creates_what_it_says(
     )
     text = Path(board_toml).read_text(encoding="utf-8")
     assert 'queue_repo = "dora/review-sentiment-queue"' in text and "YOUR-NAME" not in text
-    for space in ("leaderboard", "evaluator"):
+    for space, secrets in (
+        ("leaderboard", ["HF_TOKEN"]),
+        ("evaluator", ["HF_TOKEN", "WEBHOOK_SECRET"]),
+    ):
         keys = httpx.get(f"{emulator.url}/_emulator/spaces/dora/review-sentiment-{space}/secrets")
-        assert keys.json()["keys"] == ["HF_TOKEN"]
+        assert keys.json()["keys"] == secrets
     # Anyone else can see the public parts and nothing of the private ones.
     stranger = HfApi(endpoint=emulator.url, token="hf_test_eve")
     assert stranger.repo_info("dora/review-sentiment-results", repo_type="dataset").id

@@ -158,7 +158,7 @@ def test_on_the_hub_identity_comes_from_the_token(
     assert "carol" in out and "1 job(s)" in out
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_token!")
     code, _, err = run_cli(capsys, "submit", sample, "--model", "m2", "-c", str(hub_cfg))
-    assert code == 1 and "whoami failed" in err and "hf_not_a_token" not in err
+    assert code == 1 and "refused the token" in err and "hf_not_a_token" not in err
 
 
 def test_results_reconcile_repairs_a_row_lost_between_the_two_repos(
