@@ -126,9 +126,12 @@ class EvaluatorConfig:
     scorer: str
     truth: Path
     code_dir: Path | None = None  # put on the import path for the scorer; default: config folder
-    poll_seconds: float = 2.0
+    poll_seconds: float = 2.0  # the fastest poll, while work is flowing
     score_timeout_seconds: float = 600.0
     webhook_secret_env: str | None = None
+    idle_poll_seconds: float = 30.0  # polls slow down to this when the queue is idle
+    webhook_poll_seconds: float = 300.0  # ... or to this when a webhook wakes the worker
+    direct_seconds: float = 20.0  # score before claiming when a batch takes less; 0: always lease
 
 
 @dataclass(frozen=True)
@@ -339,3 +342,10 @@ def _check(config: Config) -> None:
         raise ConfigError("phases.late needs phases.end")
     if config.evaluator is not None and ":" not in config.evaluator.scorer:
         raise ConfigError("evaluator.scorer must look like 'module:function'")
+    if config.evaluator is not None:
+        ev = config.evaluator
+        for name in ("poll_seconds", "idle_poll_seconds", "webhook_poll_seconds"):
+            if getattr(ev, name) <= 0:
+                raise ConfigError(f"evaluator.{name} must be positive")
+        if ev.direct_seconds < 0:
+            raise ConfigError("evaluator.direct_seconds must not be negative")

@@ -73,6 +73,14 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
             "evaluator.scorer must look like",
         ),
         (with_("evaluator", scorer="m:f"), "missing setting evaluator.truth"),
+        (
+            with_("evaluator", scorer="m:f", truth="t.parquet", idle_poll_seconds=0),
+            "evaluator.idle_poll_seconds must be positive",
+        ),
+        (
+            with_("evaluator", scorer="m:f", truth="t.parquet", direct_seconds=-1),
+            "evaluator.direct_seconds must not be negative",
+        ),
     ],
 )
 def test_bad_settings_are_named(raw: dict, message: str) -> None:

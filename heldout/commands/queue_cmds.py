@@ -69,8 +69,28 @@ def register(sub: argparse._SubParsersAction, config_option: Callable) -> None:
     export.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     export.add_argument("-o", "--output", type=Path)
     export.set_defaults(handler=results_export)
+    reconcile = results.add_parser(
+        "reconcile", help="make the results match the queue (after a crash between the two)"
+    )
+    reconcile.add_argument(
+        "--deep", action="store_true", help="also rebuild every row from its job and fix stale ones"
+    )
+    reconcile.set_defaults(handler=results_reconcile)
 
-    for parser in (ls, show, requeue, rescore, cancel, stats, rls, approve, reject, submit, export):
+    for parser in (
+        ls,
+        show,
+        requeue,
+        rescore,
+        cancel,
+        stats,
+        rls,
+        approve,
+        reject,
+        submit,
+        export,
+        reconcile,
+    ):
         config_option(parser)
 
 
@@ -154,6 +174,13 @@ def queue_stats(args: argparse.Namespace) -> int:
         hour = int((finished > now - timedelta(hours=1)).sum())
         day = int((finished > now - timedelta(days=1)).sum())
         print(f"throughput: {hour} finished in the last hour, {day} in the last 24 h")
+    if queue.results is not None and queue.owed:
+        print(f"{queue.owed} result(s) not yet published; run `heldout results reconcile`")
+    config = queue.config
+    if config.storage.backend == "hub":
+        from heldout.queue.governor import governor
+
+        print(f"Hub budget (this process): {governor().snapshot().describe()}")
     return 0
 
 
@@ -229,4 +256,15 @@ def results_export(args: argparse.Namespace) -> int:
     else:
         frame.to_parquet(output, index=False)
     print(f"wrote {len(frame)} result(s) to {output}")
+    return 0
+
+
+def results_reconcile(args: argparse.Namespace) -> int:
+    _, queue = load(args)
+    found = queue.reconcile(deep=args.deep)
+    print(found.describe())
+    for job_id in found.added:
+        print(f"published {job_id}")
+    for job_id in found.removed:
+        print(f"removed {job_id} (not FINISHED in the queue)")
     return 0

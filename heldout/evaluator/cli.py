@@ -112,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.webhook_port,
         )
         server.start()
+        worker.webhook = True  # woken at each change: idle polls can be rare
     try:
         with signals_stop(worker):
             return worker.run(once=args.once)

@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 from gradio import utils as gradio_utils
 
-from heldout.errors import HeldoutError, InvalidPredictions, QueueError
+from heldout.errors import HeldoutError, InvalidPredictions, QueueDelayed, QueueError
 from heldout.leaderboard.context import Context
 from heldout.leaderboard.identity import Refusal, require_user, user_of
 from heldout.leaderboard.text import html_text, md_escape, quota_line
@@ -148,6 +148,14 @@ def build(ctx: Context) -> dict[str, Any]:
         user = user_of(profile)
         try:
             entry = submit(ctx, require_user(profile), model_name, desc, path)
+        except QueueDelayed as exc:  # the Hub's commit quota: nothing broke, nothing written
+            message = sentence(str(exc))
+            gr.Info(html_text(message))
+            return (
+                f"**The queue is delayed.** {md_escape(message, 600)}",
+                quota_text(ctx, user),
+                gr.skip(),
+            )
         except (Refusal, InvalidPredictions, QueueError) as exc:
             message = sentence(str(exc))
             gr.Warning(html_text(message))

@@ -89,4 +89,3 @@ def status_folder(status: JobStatus) -> str:
 def status_path(status: JobStatus, job_id: str) -> str:
     """The only place a status file's path is built."""
     return f"{status_folder(status)}/{job_id}.json"
-

@@ -16,7 +16,7 @@ from heldout.errors import DuplicateSubmission, InvalidSubmission, LimitReached
 from heldout.queue.entry import SHA256, Entry, check_username, new_entry, parse_iso
 from heldout.queue.phases import check_open
 from heldout.queue.rules import PreContext, pre_flags
-from heldout.queue.status import Action, JobStatus, check_transition
+from heldout.queue.status import Action, JobStatus
 from heldout.queue.txn import Txn
 from heldout.queue.users import UserIndex
 
@@ -109,8 +109,7 @@ def accept(txn: Txn, sub: Submission, config: Config, now: datetime, job_id: str
     action, status = (
         (Action.HOLD, JobStatus.REVIEW) if flags else (Action.SUBMIT, JobStatus.PENDING)
     )
-    check_transition(action, None, status)
-    entry = entry.with_event(status, sub.submitter, "submitted", status=status, flags=flags)
+    entry = entry.entered(action, status, sub.submitter, "submitted", flags=flags)
     txn.put(entry)
     txn.add_file(entry.predictions_path, sub.content)
     for key in sub.copy_keys:
