@@ -194,6 +194,7 @@ refresh_seconds = 1
 scorer = "heldout.example.scorer:score"
 truth = "{files.truth}"
 poll_seconds = {poll_seconds}
+idle_poll_seconds = {poll_seconds}
 """
     )
     return board, worker
@@ -220,7 +221,7 @@ def submit_to_visible(rounds: int, workdir: Path, cache_seconds: float, poll: fl
     )
     try:
         deadline = time.monotonic() + 60
-        while b"started" not in (workdir / "worker.log").read_bytes():
+        while b" started: " not in (workdir / "worker.log").read_bytes():  # "worker X started: …"
             assert time.monotonic() < deadline and worker.poll() is None, "worker did not start"
             time.sleep(0.1)
         cookie = sign_in(server.url, "bench-user")
@@ -234,6 +235,7 @@ def submit_to_visible(rounds: int, workdir: Path, cache_seconds: float, poll: fl
             upload = client.post(
                 f"{server.url}/gradio_api/upload",
                 files={"files": ("p.csv", content.to_csv(index=False).encode())},
+                headers={"Cookie": f"session={cookie}"},  # uploads need a session
             ).json()[0]
             file = {"path": upload, "orig_name": "p.csv", "meta": {"_type": "gradio.FileData"}}
             time.sleep(random.uniform(0, poll))  # arrive at a random point of the poll cycle

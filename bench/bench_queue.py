@@ -196,7 +196,7 @@ def finished_entries(n: int) -> list[Entry]:
             fmt="csv",
             now=at,
         )
-        e = e.with_event(JobStatus.PENDING, e.submitter, "submitted", status=JobStatus.PENDING)
+        e = e.entered(Action.SUBMIT, JobStatus.PENDING, e.submitter, "submitted")
         done = dict(scores={"accuracy": 0.5, "macro_f1": 0.4}, finished_at=iso(now))
         e = e.moved(Action.CLAIM, JobStatus.RUNNING, "w", attempts=1)
         out.append(e.moved(Action.FINISH, JobStatus.FINISHED, "w", **done))

@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="heldout", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"heldout {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log more, every HTTP request included"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     queue_cmds.register(sub, _config_option)
     setup_cmds.register(sub, _config_option)
@@ -59,6 +61,52 @@ def _register_services(sub: argparse._SubParsersAction) -> None:
     board.set_defaults(handler=board_cli.run)
 
 
+# Libraries that log one line per request at INFO: shown with -v only.
+CHATTY = ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "filelock", "gradio")
+
+
+class _Once(logging.Filter):
+    """Pass each distinct warning once: libraries repeat theirs on every call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        key = record.getMessage()
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+def configure_logging(verbose: bool) -> None:
+    """What a person needs by default (heldout's own lines, each warning once); `-v` adds
+    heldout's debug lines and every library's INFO lines, one per HTTP request included."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # huggingface_hub installs its own handler (at import) and still propagates to ours:
+    # without this, each of its warnings is printed twice.
+    import huggingface_hub.utils.logging  # noqa: F401  (installs that handler now)
+
+    hub_logger = logging.getLogger("huggingface_hub")
+    for handler in list(hub_logger.handlers):
+        hub_logger.removeHandler(handler)
+    hub_logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.captureWarnings(True)
+    if verbose:
+        logging.getLogger("heldout").setLevel(logging.DEBUG)
+        return
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _Once) for f in handler.filters):
+            handler.addFilter(_Once())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["emulator"]:
@@ -67,10 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return emulator_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     try:
         return int(args.handler(args) or 0)
     except HeldoutError as exc:

@@ -40,6 +40,7 @@ class BenchmarkConfig:
     public_ids: Path | None = None
     example_predictions: Path | None = None
     citation: str = ""
+    license: str = "cc-by-4.0"  # the results dataset's license (a Hub license id)
     # The share of test items `heldout init` puts in the public split (the rest is private).
     public_fraction: float = 0.5
 
@@ -77,6 +78,10 @@ class LimitsConfig:
     max_file_mb: float = 20.0
     formats: tuple[str, ...] = ("csv", "jsonl", "parquet")
     max_model_name: int = 100
+    refusals_per_hour: int = 20  # refused files per account per hour, then a wait
+    uploads_per_hour: int = 30  # files per signed-in account per hour
+    upload_mb_per_hour: float | None = None  # per account; default 5 x max_file_mb
+    upload_folder_mb: float | None = None  # all uploads kept; default 50 x max_file_mb
     # "everyone", or "gated:NS/DATASET": only accounts whose access request to that gated
     # dataset was accepted may submit.
     participants: str = "everyone"
@@ -84,6 +89,18 @@ class LimitsConfig:
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def upload_bytes_per_hour(self) -> int:
+        mb = (
+            self.upload_mb_per_hour if self.upload_mb_per_hour is not None else 5 * self.max_file_mb
+        )
+        return int(mb * 1024 * 1024)
+
+    @property
+    def upload_folder_bytes(self) -> int:
+        mb = self.upload_folder_mb if self.upload_folder_mb is not None else 50 * self.max_file_mb
+        return int(mb * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -113,9 +130,12 @@ class EvaluatorConfig:
     scorer: str
     truth: Path
     code_dir: Path | None = None  # put on the import path for the scorer; default: config folder
-    poll_seconds: float = 2.0
+    poll_seconds: float = 2.0  # the fastest poll, while work is flowing
     score_timeout_seconds: float = 600.0
     webhook_secret_env: str | None = None
+    idle_poll_seconds: float = 30.0  # polls slow down to this when the queue is idle
+    webhook_poll_seconds: float = 300.0  # ... or to this when a webhook wakes the worker
+    direct_seconds: float = 20.0  # score before claiming when a batch takes less; 0: always lease
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,7 @@ class LeaderboardConfig:
     cache_seconds: float = 5.0
     refresh_seconds: float = 10.0
     port: int = 7860
+    public_url: str = ""  # e.g. https://board.example.org; pages from it may call the board
 
 
 @dataclass(frozen=True)
@@ -290,6 +311,12 @@ def _check(config: Config) -> None:
         raise ConfigError("limits.submissions_per_day must be at least 1")
     if lim.max_file_mb <= 0:
         raise ConfigError("limits.max_file_mb must be positive")
+    if min(lim.refusals_per_hour, lim.uploads_per_hour) < 1:
+        raise ConfigError("limits.refusals_per_hour and limits.uploads_per_hour must be at least 1")
+    if lim.upload_bytes_per_hour < lim.max_file_bytes:
+        raise ConfigError("limits.upload_mb_per_hour must be at least limits.max_file_mb")
+    if lim.upload_folder_bytes < lim.upload_bytes_per_hour:
+        raise ConfigError("limits.upload_folder_mb must be at least limits.upload_mb_per_hour")
     bad = set(lim.formats) - {"csv", "jsonl", "parquet"}
     if bad or not lim.formats:
         raise ConfigError("limits.formats must list some of 'csv', 'jsonl', 'parquet'")
@@ -323,3 +350,10 @@ def _check(config: Config) -> None:
         raise ConfigError("phases.late needs phases.end")
     if config.evaluator is not None and ":" not in config.evaluator.scorer:
         raise ConfigError("evaluator.scorer must look like 'module:function'")
+    if config.evaluator is not None:
+        ev = config.evaluator
+        for name in ("poll_seconds", "idle_poll_seconds", "webhook_poll_seconds"):
+            if getattr(ev, name) <= 0:
+                raise ConfigError(f"evaluator.{name} must be positive")
+        if ev.direct_seconds < 0:
+            raise ConfigError("evaluator.direct_seconds must not be negative")

@@ -149,7 +149,7 @@ def _serve(
 
     configure_local_oauth(*provider)  # before gradio is imported
     queue = open_queue(config)
-    if first or not queue.store.list("users"):
+    if first or not queue.has_users():
         print(f"seeded {seed(queue, config, out)} example submissions", file=out)
     worker = Worker(open_queue(config), config, worker_id="demo-worker")
     worker_thread = threading.Thread(target=worker.run, name="heldout-worker", daemon=True)

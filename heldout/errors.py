@@ -7,6 +7,22 @@ for people: they never carry a token, a server path or a stack trace.
 
 from __future__ import annotations
 
+from enum import Enum
+
+
+class ErrorKind(str, Enum):
+    """Whose fault a failed job is: the one list, shared by the queue and the evaluator.
+
+    USER is final and its message says what to fix; INFRASTRUCTURE (the network, the
+    Hub) is retried; EVALUATOR (a scorer bug) fails after a bounded number of attempts.
+    CANCELLED and REJECTED are people's decisions."""
+
+    USER = "user"
+    EVALUATOR = "evaluator"
+    INFRASTRUCTURE = "infrastructure"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
 
 class HeldoutError(Exception):
     """Root of every error heldout raises on purpose."""
@@ -52,6 +68,15 @@ class TransientError(StoreError, ConnectionError):
 
 class QueueError(HeldoutError):
     """Base of the queue's refusals. The message is shown to the user as it is."""
+
+
+class QueueDelayed(QueueError, ConnectionError):
+    """The Hub asked us to slow down (a spent commit quota): nothing was written, nothing
+    is broken, and a commit is allowed again in about `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InvalidSubmission(QueueError, ValueError):
@@ -104,6 +129,14 @@ class ScorerError(HeldoutError, RuntimeError):
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class ScorerTimeout(ScorerError):
+    """The scorer ran past its time limit and was killed."""
+
+
+class ScoringCancelled(HeldoutError):
+    """The worker is shutting down; the scoring child was stopped before it answered."""
 
 
 class SubmissionsClosed(QueueError):

@@ -9,9 +9,11 @@ rows take well under a second; `heldout.prediction_formats` does the parsing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path, PurePath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,7 @@ __all__ = [
     "FORMATS",
     "check_ids",
     "detect_format",
+    "fingerprint",
     "load_public_ids",
     "read_predictions",
     "show",
@@ -58,16 +61,22 @@ def detect_format(filename: str, formats: Iterable[str] = FORMATS) -> str:
 
 
 def read_predictions(
-    data: bytes, fmt: str, benchmark: BenchmarkConfig, max_bytes: int
+    data: bytes,
+    fmt: str,
+    benchmark: BenchmarkConfig,
+    max_bytes: int,
+    max_rows: int | None = None,
 ) -> pd.DataFrame:
     """Parse and check one uploaded file, or raise `InvalidPredictions` saying what to fix.
 
     Returns exactly the columns [id_column, prediction_column]. Ids are str. Predictions
     are str when the benchmark has labels (each one of them) or the file holds text,
     float64 when it holds numbers. No value is null, blank, NaN or infinite; no id repeats.
+    `max_rows` (the size of the public id list, when known) refuses a longer file before
+    any value is looked at.
     """
     expected = [benchmark.id_column, benchmark.prediction_column]
-    table = read_table(data, fmt, expected, max_bytes)
+    table = read_table(data, fmt, expected, max_bytes, max_rows)
     if table.num_rows == 0:
         raise InvalidPredictions("the file holds no predictions; expected one row per test id")
     where = Locator(data, fmt)
@@ -117,6 +126,43 @@ def check_ids(
         raise InvalidPredictions(
             "; ".join(problems) + "; the file must have one row for each public test id"
         )
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """The predictions' identity, whatever file carried them (the shared-file rule).
+
+    sha256 of a canonical form of `read_predictions`' frame: rows sorted by id, each id
+    as text, numbers in single precision (so 0.1, 0.10 and a float32 Parquet column of
+    0.1 agree), text exactly. So CRLF line endings, another row order, JSON Lines or
+    Parquet instead of CSV all give the same fingerprint; any other prediction does not.
+    Linear apart from the sort, all in pyarrow and numpy.
+    """
+    ids = _arrow(frame[frame.columns[0]])
+    order = pc.sort_indices(ids)
+    digest = hashlib.sha256(b"heldout predictions v1\0")
+    _digest_strings(digest, ids.take(order))
+    values = frame[frame.columns[1]]
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.to_numpy(np.float64)[order.to_numpy()].astype(np.float32) + np.float32(0)
+        digest.update(b"numbers\0" + numbers.astype("<f4").tobytes())  # + 0 turns -0 into 0
+    else:
+        digest.update(b"text\0")
+        _digest_strings(digest, _arrow(values).take(order))
+    return digest.hexdigest()
+
+
+def _digest_strings(digest: Any, values: pa.Array) -> None:
+    """Feed each string's length, then all their bytes: no two lists feed the same."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    values = values.cast(pa.large_string())
+    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype("<i8")
+    digest.update(lengths.tobytes())
+    offsets = np.frombuffer(values.buffers()[1], np.int64)[
+        values.offset : values.offset + len(values) + 1
+    ]
+    if len(values) and values.buffers()[2] is not None:
+        digest.update(memoryview(values.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
 
 
 def load_public_ids(path: str | os.PathLike[str]) -> pd.Index:
@@ -191,6 +237,9 @@ def _values(column: pa.ChunkedArray, fmt: str, where: Locator) -> pa.ChunkedArra
     return column
 
 
+_NUMBER = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:nan|inf|infinity))$"
+
+
 def _csv_numbers(column: pa.ChunkedArray, where: Locator) -> pa.ChunkedArray:
     """CSV has no types: if the first prediction is a number, every one must be."""
     trimmed = pc.utf8_trim_whitespace(column)
@@ -198,10 +247,12 @@ def _csv_numbers(column: pa.ChunkedArray, where: Locator) -> pa.ChunkedArray:
         return pc.cast(trimmed, pa.float64())
     except pa.ArrowInvalid:
         pass
-    numbers = pd.to_numeric(trimmed.to_pandas(), errors="coerce")
-    if pd.isna(numbers.iloc[0]):
+    numeric = pc.match_substring_regex(trimmed, _NUMBER)  # linear, in C
+    if not numeric[0].as_py():
         return column
-    row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
+    row = pc.index(numeric, False).as_py()
+    if row < 0:  # every value looks like a number, yet one did not convert
+        raise InvalidPredictions("some predictions could not be read as numbers")
     raise InvalidPredictions(
         f"{where(row)}: the prediction {show(column[row].as_py())} is not a number, but "
         f"{where(0)} holds a number; use numbers throughout or text throughout"
@@ -227,17 +278,22 @@ def _check_present(column: pa.ChunkedArray, what: str, where: Locator) -> None:
 
 
 def _check_unique(ids: pa.ChunkedArray, where: Locator) -> None:
+    """Each id once; otherwise name the first repeat. Linear: codes in order of first sight."""
     if pc.count_distinct(ids).as_py() == len(ids):
         return
-    series = ids.to_pandas()
-    repeats = series.duplicated(keep="first").to_numpy()
-    row = int(np.flatnonzero(repeats)[0])
-    value = series.iloc[row]
-    same = np.flatnonzero((series == value).to_numpy())
+    encoded = ids.combine_chunks().dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # A code is new exactly when it exceeds every code before it.
+    seen = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+    row = int(np.flatnonzero(codes <= seen)[0])
+    code = codes[row]
+    same = np.flatnonzero(codes == code)
+    repeated = int(np.count_nonzero(np.bincount(codes) > 1))
+    value = encoded.dictionary[code].as_py()
     raise InvalidPredictions(
         f"{where(row)}: the id {show(value)} appears {len(same)} times (first on "
         f"{where(int(same[0]))}); each id must appear once, and "
-        f"{_count(series[repeats].nunique(), 'id is', 'ids are')} repeated"
+        f"{_count(repeated, 'id is', 'ids are')} repeated"
     )
 
 
@@ -247,23 +303,55 @@ def _check_unique(ids: pa.ChunkedArray, where: Locator) -> None:
 class Locator:
     """Turns a record's position into the place a person would look: a line or a row.
 
-    The line table costs a scan of the file, so it is built only when an error is raised.
+    Only needed when an error is raised. With no blank line in the file, record n is
+    simply on line n (after the CSV header); otherwise numpy builds the line table.
     """
 
     def __init__(self, data: bytes, fmt: str) -> None:
         self._data, self._fmt = data, fmt
-        self._lines: list[int] | None = None
+        self._lines: np.ndarray | None = None
+        self._plain: bool | None = None
+
+    def _no_blank_lines(self) -> bool:
+        data = self._data.rstrip(b"\r\n")
+        if self._fmt == "csv":
+            return (
+                not data.startswith((b"\n", b"\r\n"))
+                and data.count(b"\n\n") == 0
+                and (data.count(b"\n\r\n") == 0)
+            )
+        return data.startswith(b"{") and data.count(b"\n{") == data.count(b"\n")
 
     def __call__(self, index: int) -> str:
         if self._fmt == "parquet":
             return f"row {index + 1}"
+        header = 1 if self._fmt == "csv" else 0
+        if self._plain is None:
+            self._plain = self._no_blank_lines()
+        if self._plain:
+            return f"line {index + 1 + header}"  # the usual file
         if self._lines is None:
-            lines = enumerate(self._data.split(b"\n"), start=1)
-            if self._fmt == "csv":  # pyarrow skips empty lines; the first line is the header
-                self._lines = [n for n, line in lines if line not in (b"", b"\r")][1:]
-            else:
-                self._lines = [n for n, line in lines if line.strip()]
-        return f"line {self._lines[index]}" if index < len(self._lines) else f"record {index + 1}"
+            self._lines = self._line_table()[header:]
+        lines = self._lines
+        return f"line {lines[index]}" if index < len(lines) else f"record {index + 1}"
+
+    def _line_table(self) -> np.ndarray:
+        """The numbers of the lines that hold a record: CSV skips empty lines (as pyarrow
+        does), JSON Lines skips lines of only spaces."""
+        buf = np.frombuffer(self._data, np.uint8)
+        ends = np.flatnonzero(buf == 10)
+        starts = np.concatenate(([0], ends + 1))
+        stops = np.concatenate((ends, [len(buf)]))
+        if self._fmt == "csv":
+            length = stops - starts
+            cr = np.zeros(len(starts), bool)
+            one = length == 1
+            cr[one] = buf[starts[one]] == 13
+            blank = (length == 0) | cr
+        else:
+            solid = np.concatenate(([0], np.cumsum(~np.isin(buf, (9, 10, 11, 12, 13, 32)))))
+            blank = solid[stops] == solid[starts]
+        return np.flatnonzero(~blank) + 1
 
 
 def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -77,6 +77,14 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
         (with_("review", band_level=0.5), "review.band_level must be between 0 and 0.5"),
         (with_("review", band_level=0), "review.band_level must be between 0 and 0.5"),
         (with_("review", band_rows=1), "review.band_rows must be between 2 and 200"),
+        (
+            with_("evaluator", scorer="m:f", truth="t.parquet", idle_poll_seconds=0),
+            "evaluator.idle_poll_seconds must be positive",
+        ),
+        (
+            with_("evaluator", scorer="m:f", truth="t.parquet", direct_seconds=-1),
+            "evaluator.direct_seconds must not be negative",
+        ),
     ],
 )
 def test_bad_settings_are_named(raw: dict, message: str) -> None:
@@ -111,6 +119,19 @@ def test_the_token_is_read_from_the_environment_only(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("HF_TOKEN", "hf_test_alice")
     assert config.storage.token() == "hf_test_alice"
     assert "hf_test_alice" not in repr(config)
+
+
+def test_upload_and_refusal_limits_default_from_the_file_size() -> None:
+    limits = config_from_dict(with_("limits", max_file_mb=2)).limits
+    assert limits.upload_bytes_per_hour == 10 * 2**20
+    assert limits.upload_folder_bytes == 100 * 2**20
+    assert (limits.uploads_per_hour, limits.refusals_per_hour) == (30, 20)
+    with pytest.raises(ConfigError, match="limits.upload_mb_per_hour must be at least"):
+        config_from_dict(with_("limits", max_file_mb=2, upload_mb_per_hour=1))
+    with pytest.raises(ConfigError, match="limits.upload_folder_mb must be at least"):
+        config_from_dict(with_("limits", upload_mb_per_hour=30, upload_folder_mb=20))
+    with pytest.raises(ConfigError, match="must be at least 1"):
+        config_from_dict(with_("limits", refusals_per_hour=0))
 
 
 def test_rate_limits_default_to_the_hubs_free_tier_and_reach_the_governor() -> None:

@@ -15,7 +15,10 @@ from heldout.queue.jobs import JobQueue
 
 
 def load(args: argparse.Namespace) -> tuple[Config, JobQueue]:
+    from heldout.preflight import check_queue_access
+
     config = load_config(args.config)
+    check_queue_access(config, write=False)  # a config that cannot work stops here
     return config, open_queue(config)
 
 

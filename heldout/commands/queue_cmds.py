@@ -71,8 +71,28 @@ def register(sub: argparse._SubParsersAction, config_option: Callable) -> None:
     export.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     export.add_argument("-o", "--output", type=Path)
     export.set_defaults(handler=results_export)
+    reconcile = results.add_parser(
+        "reconcile", help="make the results match the queue (after a crash between the two)"
+    )
+    reconcile.add_argument(
+        "--deep", action="store_true", help="also rebuild every row from its job and fix stale ones"
+    )
+    reconcile.set_defaults(handler=results_reconcile)
 
-    for parser in (ls, show, requeue, rescore, cancel, stats, rls, approve, reject, submit, export):
+    for parser in (
+        ls,
+        show,
+        requeue,
+        rescore,
+        cancel,
+        stats,
+        rls,
+        approve,
+        reject,
+        submit,
+        export,
+        reconcile,
+    ):
         config_option(parser)
 
 
@@ -162,6 +182,13 @@ def queue_stats(args: argparse.Namespace) -> int:
         hour = int((finished > now - timedelta(hours=1)).sum())
         day = int((finished > now - timedelta(days=1)).sum())
         print(f"throughput: {hour} finished in the last hour, {day} in the last 24 h")
+    if queue.results is not None and queue.owed:
+        print(f"{queue.owed} result(s) not yet published; run `heldout results reconcile`")
+    config = queue.config
+    if config.storage.backend == "hub":
+        from heldout.queue.governor import governor
+
+        print(f"Hub budget (this process): {governor().snapshot().describe()}")
     return 0
 
 
@@ -196,7 +223,13 @@ def review_reject(args: argparse.Namespace) -> int:
 
 
 def submit_file(args: argparse.Namespace) -> int:
-    from heldout.predictions import check_ids, detect_format, load_public_ids, read_predictions
+    from heldout.predictions import (
+        check_ids,
+        detect_format,
+        fingerprint,
+        load_public_ids,
+        read_predictions,
+    )
 
     config, queue = load(args)
     user = acting_user(config, args.as_user, "--as")
@@ -209,7 +242,8 @@ def submit_file(args: argparse.Namespace) -> int:
     frame = read_predictions(content, fmt, config.benchmark, config.limits.max_file_bytes)
     if config.benchmark.public_ids:
         check_ids(frame, load_public_ids(config.benchmark.public_ids))
-    entry = queue.submit(Submission(user, args.model, content, fmt, args.description))
+    sub = Submission(user, args.model, content, fmt, args.description, fingerprint(frame))
+    entry = queue.submit(sub)
     print(f"submitted as job {entry.job_id} ({entry.status.value})")
     return 0
 
@@ -230,4 +264,15 @@ def results_export(args: argparse.Namespace) -> int:
     else:
         frame.to_parquet(output, index=False)
     print(f"wrote {len(frame)} result(s) to {output}")
+    return 0
+
+
+def results_reconcile(args: argparse.Namespace) -> int:
+    _, queue = load(args)
+    found = queue.reconcile(deep=args.deep)
+    print(found.describe())
+    for job_id in found.added:
+        print(f"published {job_id}")
+    for job_id in found.removed:
+        print(f"removed {job_id} (not FINISHED in the queue)")
     return 0

@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="score K jobs at once, each in its own process (default: %(default)s)",
     )
     parser.add_argument(
+        "--webhook-host",
+        default="0.0.0.0",
+        metavar="HOST",
+        help="address the webhook endpoint binds (default: %(default)s, as on a Space)",
+    )
+    parser.add_argument(
         "--webhook-port",
         type=int,
         default=7860,
@@ -89,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config} has no [evaluator] section; a worker needs one")
     if args.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
+    from heldout.preflight import check_queue_access
+
+    check_queue_access(config, write=True)  # refuse at start; a queue lost later is retried
     worker = Worker(
         open_queue(config), config, worker_id=args.worker_id, concurrency=args.concurrency
     )
@@ -99,9 +108,11 @@ def run(args: argparse.Namespace) -> int:
             secret,
             config.storage.queue_repo,
             lambda _sha: worker.wake(),
+            host=args.webhook_host,
             port=args.webhook_port,
         )
         server.start()
+        worker.webhook = True  # woken at each change: idle polls can be rare
     try:
         with signals_stop(worker):
             return worker.run(once=args.once)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
 
-from heldout.errors import InvalidPredictions, ScorerError
+from heldout.errors import ErrorKind, InvalidPredictions, ScorerError
 from heldout.queue.retry import causes, is_transient
 
 EVALUATOR_MESSAGE = "the evaluator failed on this submission; the maintainers have been told"
@@ -25,29 +24,23 @@ INFRASTRUCTURE_MESSAGE = (
 MAX_LENGTH = 500
 
 
-class FailureKind(str, Enum):
-    USER = "user"
-    EVALUATOR = "evaluator"
-    INFRASTRUCTURE = "infrastructure"
-
-
 @dataclass(frozen=True)
 class Failure:
-    kind: FailureKind
+    kind: ErrorKind  # USER, EVALUATOR or INFRASTRUCTURE
     message: str  # shown to the submitter
 
 
 def classify(exc: BaseException) -> Failure:
     """Sort an exception raised while evaluating a job into one of the three kinds."""
     if isinstance(exc, InvalidPredictions):
-        return Failure(FailureKind.USER, sanitize(str(exc)) or "the prediction file is invalid")
+        return Failure(ErrorKind.USER, sanitize(str(exc)) or "the prediction file is invalid")
     if isinstance(exc, ScorerError):  # even if the scorer itself tripped on the network
-        return Failure(FailureKind.EVALUATOR, EVALUATOR_MESSAGE)
+        return Failure(ErrorKind.EVALUATOR, EVALUATOR_MESSAGE)
     if is_transient(exc) or any(
         isinstance(e, (ConnectionError, TimeoutError)) for e in causes(exc)
     ):
-        return Failure(FailureKind.INFRASTRUCTURE, INFRASTRUCTURE_MESSAGE)
-    return Failure(FailureKind.EVALUATOR, EVALUATOR_MESSAGE)
+        return Failure(ErrorKind.INFRASTRUCTURE, INFRASTRUCTURE_MESSAGE)
+    return Failure(ErrorKind.EVALUATOR, EVALUATOR_MESSAGE)
 
 
 _CHAINED = re.compile(

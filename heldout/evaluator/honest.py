@@ -42,7 +42,16 @@ from heldout.queue.status import JobStatus
 
 log = logging.getLogger("heldout.evaluator")
 
-Run = Callable[[Callable[[], Any]], Any]  # runs a function in the scoring child
+Run = Callable[[tuple[Any, ...]], Any]  # sends a request to the scoring child
+
+
+def in_child(request: tuple[Any, ...], truth: pd.DataFrame, scorer: Any, config: Config) -> Any:
+    """What the long-lived scoring child does with a request (the test set and the scorer
+    were inherited at fork time): ("score", frame, job_id, best) or ("bands", frames)."""
+    if request[0] == "bands":
+        return band_numbers(request[1], truth, scorer, config)
+    _, frame, job_id, best = request
+    return score_job(frame, truth, scorer, config, job_id, best)
 
 
 @dataclass(frozen=True)
@@ -137,7 +146,7 @@ def band_numbers(
 class Honest:
     """One worker's side of intervals, the Ladder and bands."""
 
-    def __init__(self, queue: JobQueue, config: Config, read: Callable[[str], bytes]) -> None:
+    def __init__(self, queue: JobQueue, config: Config, read: Callable[[Entry], bytes]) -> None:
         self.queue = queue
         self.config = config
         self._read = read  # a store read with the worker's retries
@@ -157,16 +166,14 @@ class Honest:
 
     # ---- per job (scoring threads) -------------------------------------------------
 
-    def score(
-        self, entry: Entry, frame: pd.DataFrame, truth: pd.DataFrame, scorer: Any, run: Run
-    ) -> Scoring:
+    def score(self, entry: Entry, frame: pd.DataFrame, run: Run) -> Scoring:
         if self.config.review.release != "ladder":
-            return run(lambda: score_job(frame, truth, scorer, self.config, entry.job_id))
+            return run(("score", frame, entry.job_id, None))
         with self._guard:
             lock = self._locks[entry.submitter]
         with lock:  # one decision at a time per submitter, each against the last
             best = self._previous_best(entry.submitter)
-            out = run(lambda: score_job(frame, truth, scorer, self.config, entry.job_id, best))
+            out = run(("score", frame, entry.job_id, best))
             if out.release is not None:
                 self._ladder[entry.submitter] = (out.release.best_job, out.release.shown)
             return out
@@ -181,7 +188,7 @@ class Honest:
             known = (last.release.best_job, last.release.shown)  # type: ignore[union-attr]
         job_id, shown = known
         best = self.queue.get(job_id)
-        data = self._read(best.predictions_path)
+        data = self._read(best)
         bench, limits = self.config.benchmark, self.config.limits
         return job_id, shown, read_predictions(data, best.format, bench, limits.max_file_bytes)
 
@@ -234,10 +241,10 @@ class Honest:
             return
         bench, limits = self.config.benchmark, self.config.limits
         frames = [
-            read_predictions(self._read(e.predictions_path), e.format, bench, limits.max_file_bytes)
+            read_predictions(self._read(e), e.format, bench, limits.max_file_bytes)
             for e in (self.queue.get(j) for j in ids)
         ]
-        numbers = run(lambda: band_numbers(frames, truth, scorer, self.config))
+        numbers = run(("bands", frames))
         wanted = dict(zip(ids, numbers, strict=True))
         frame = results.read() if frame is None else frame
         old = dict(zip(frame["job_id"], frame["band"], strict=True))

@@ -1,10 +1,15 @@
-"""Run one scoring call in a child process, with a timeout and a way to stop it.
+"""Run scoring in a child process, with a timeout and a way to stop it.
 
 Why a child process: a benchmark's scorer is code the worker does not control. It may
 hang, leak memory or crash the interpreter; in a child, any of those costs one job,
 not the worker. The child is forked, so it inherits the test set already loaded in
 the parent (no pickling, no second read of the private file), and it sends back only
 the small dict of metrics through a pipe.
+
+`ScoringChild` keeps one child for job after job (forking costs more than scoring a
+small file): each job's predictions go down the pipe, its metrics come back. A child
+that crashed, hung past its timeout or was cancelled is killed, and the next job
+forks a fresh one. `run_in_child` is the one-shot form.
 
 The child holds the labels, so what it raises is not shown to the submitter: the
 parent gets the traceback as text, for the maintainer's log only. The one exception is
@@ -30,7 +35,7 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from heldout.errors import HeldoutError, InvalidPredictions, ScorerError
+from heldout.errors import InvalidPredictions, ScorerError, ScorerTimeout, ScoringCancelled
 
 _SLICE = 0.1  # how often a waiting parent checks whether it was asked to stop
 _PR_SET_PDEATHSIG = 1
@@ -38,12 +43,68 @@ _STACK_FILE: Any = None
 _FORK_LOCK = threading.Lock()
 
 
-class ScorerTimeout(ScorerError):
-    """The scorer ran past its time limit and was killed."""
+__all__ = ["ScorerTimeout", "ScoringCancelled", "ScoringChild", "run_in_child"]
 
 
-class ScoringCancelled(HeldoutError):
-    """The worker is shutting down; the child was killed before it answered."""
+class ScoringChild:
+    """A long-lived forked child that calls `score(payload)` for each payload sent.
+
+    Not thread-safe: give each scoring thread its own. `score` and what it closes
+    over (the test set, the scorer) are inherited at fork time, never sent."""
+
+    def __init__(self, score: Callable[[Any], dict[str, float]]) -> None:
+        self._score = score
+        self._child: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._stack = -1
+        self.forks = 0  # how many children this one has needed (1 unless some crashed)
+
+    def run(
+        self, payload: Any, *, timeout: float, cancel: threading.Event | None = None
+    ) -> dict[str, float]:
+        """Score one payload in the child; the child is kept for the next one unless
+        it died, hung or was cancelled (then it is killed, and the next call forks)."""
+        if self._child is None or not self._child.is_alive():
+            self.stop()
+            self._start()
+        assert self._child is not None and self._conn is not None
+        try:
+            self._conn.send(payload)
+            return _await(self._child, self._conn, timeout, cancel, self._stack)
+        except (ScorerTimeout, ScoringCancelled, OSError, EOFError):
+            self.stop()
+            raise
+        except ScorerError:
+            if not self._child.is_alive():
+                self.stop()
+            raise
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("fork")
+        with _FORK_LOCK:
+            mine, theirs = ctx.Pipe(duplex=True)
+            stack_r, stack_w = os.pipe()
+            args = (self._score, theirs, os.getpid(), stack_w)
+            child = ctx.Process(target=_serve, args=args, daemon=True)
+            with _hub_client_set_aside():
+                child.start()
+            theirs.close()
+            os.close(stack_w)
+        self._child, self._conn, self._stack = child, mine, stack_r
+        self.forks += 1
+
+    def stop(self) -> None:
+        """Kill the child, if any, and close its pipes."""
+        child, conn, stack = self._child, self._conn, self._stack
+        self._child, self._conn, self._stack = None, None, -1
+        if conn is not None:
+            conn.close()
+        if stack >= 0:
+            os.close(stack)
+        if child is not None:
+            if child.is_alive():
+                child.kill()
+            child.join()
 
 
 def run_in_child(
@@ -178,6 +239,36 @@ def _child_main(
         send.send(("error", "the scorer's result cannot be sent back\n" + traceback.format_exc()))
     finally:
         send.close()
+
+
+def _serve(
+    score: Callable[[Any], dict[str, float]], conn: Connection, parent: int, stack: int
+) -> None:
+    """The long-lived child: answer each payload until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    global _STACK_FILE
+    _STACK_FILE = os.fdopen(stack, "w")
+    faulthandler.register(signal.SIGUSR1, file=_STACK_FILE, all_threads=True)
+    _die_with(parent)
+    while True:
+        try:
+            payload = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)
+        answer: tuple[str, Any]
+        try:
+            answer = ("ok", score(payload))
+        except InvalidPredictions as exc:
+            answer = ("invalid", str(exc))
+        except BaseException as exc:  # noqa: BLE001 - everything goes back as text
+            answer = ("error", f"{_summary(exc)}\n{traceback.format_exc()}")
+        try:
+            conn.send(answer)
+        except Exception:  # an unpicklable result: report that instead
+            conn.send(
+                ("error", "the scorer's result cannot be sent back\n" + traceback.format_exc())
+            )
 
 
 def _die_with(parent: int) -> None:

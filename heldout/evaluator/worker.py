@@ -1,19 +1,19 @@
-"""The evaluator worker: wait for work, claim, score, publish, in as few commits as it can.
+"""The evaluator worker: wait for work, score, settle, in as few commits and requests
+as it can.
 
-One loop thread makes every queue commit (claim, finish, fail, release) and K
-scoring threads each drive one child process (`runner.py`). A heartbeat thread
-renews the leases of long jobs. The loop:
+One loop thread (`loop.Loop`) makes every queue commit, K scoring threads each keep
+one long-lived scoring child (`runner.ScoringChild`), and a heartbeat thread renews
+the leases of long jobs. Cost per job is the point:
 
-- waits cheaply: one `store.head()` per poll while idle. It claims only when the
-  head moved, when a lease it saw may have run out (`Claimed.wake_at`), or when
-  nothing is known yet. A webhook (`wake()`) cuts the wait short;
-- claims a batch of jobs in one commit, and finishes (or fails) the scored ones in
-  one commit, so the Hub's commit budget goes to many jobs at a time. Claimed jobs
-  queue in the thread pool; the next batch is claimed once the last one has started,
-  so scoring never waits for a commit;
-- on stop (SIGTERM, SIGINT), kills the scoring children, commits what was already
-  scored and gives the rest back with `release`. Every commit is atomic, so there is
-  never a half-written state; a release that fails is left to the lease.
+- a batch of short jobs is scored before it is claimed and settled in ONE commit
+  (PENDING -> RUNNING -> FINISHED): a lone job costs its submission and one commit.
+  A job that runs longer than `evaluator.direct_seconds` is claimed with a lease
+  first (and a direct job that overruns is claimed then), so nobody else takes it;
+- a worker that sees another worker win a job it scored leases for a while, and
+  picks jobs by a hash of its id, so workers spread over disjoint jobs;
+- an idle worker polls the head only, slower and slower (`idle_poll_seconds`, or
+  `webhook_poll_seconds` when a webhook wakes it); a spent commit quota pauses its
+  commits for the `Retry-After` the Hub gave, once for all of them.
 
 `evaluate(entry)` is the one override point: download, validate, score.
 """
@@ -30,43 +30,36 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pandas as pd
-import tenacity
 
 import heldout
 from heldout.config import Config
-from heldout.errors import ConfigError, ScorerError
-from heldout.evaluator.failures import FailureKind, classify, sanitize
-from heldout.evaluator.honest import Honest
+from heldout.errors import ConfigError, ErrorKind, ScorerError, ScoringCancelled
+from heldout.evaluator.control import Control
+from heldout.evaluator.failures import classify, sanitize
+from heldout.evaluator.honest import Honest, in_child
 from heldout.evaluator.loop import Loop, Outcome
-from heldout.evaluator.runner import ScoringCancelled, run_in_child
+from heldout.evaluator.runner import ScoringChild
 from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth
 from heldout.evaluator.testset_guard import check_test_set
 from heldout.predictions import check_ids, read_predictions
-from heldout.queue.entry import Entry, ErrorKind, JobError, parse_iso
-from heldout.queue.jobs import JobQueue, Scored
-from heldout.queue.retry import is_transient
+from heldout.queue.claiming import Scored
+from heldout.queue.entry import Entry, JobError, parse_iso
+from heldout.queue.governor import governor
+from heldout.queue.jobs import JobQueue
 from heldout.queue.reveal import RevealTimer
 from heldout.queue.status import JobStatus
 
 log = logging.getLogger("heldout.evaluator")
 
-T = TypeVar("T")
 Scorer = Callable[[Any, Any], dict[str, float]]
-
-RETRY_ATTEMPTS = 3  # per network step, on top of the store's own retries
 
 
 def default_worker_id() -> str:
     """Unique per process, so two workers never mistake each other's jobs for their own."""
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(2)}"
-
-
-def is_infrastructure(exc: BaseException) -> bool:
-    """Worth another try: dropped connections, timeouts, 429 and 5xx."""
-    return isinstance(exc, (ConnectionError, TimeoutError)) or is_transient(exc)
 
 
 class Worker:
@@ -80,7 +73,6 @@ class Worker:
         sleep: Callable[[float], object] | None = None,
         stop: threading.Event | None = None,
         scorer: Scorer | None = None,
-        retry_wait: tenacity.wait.wait_base | None = None,
     ) -> None:
         """`sleep` replaces the idle wait between polls (tests); by default the wait
         ends early on `wake()` or `request_stop()`. `scorer` replaces the configured one."""
@@ -93,32 +85,31 @@ class Worker:
         self.settings = config.evaluator
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency
-        self.stop = stop or threading.Event()
+        self.control = Control(stop, sleep)
+        self.stop = self.control.stop
+        self.webhook = False  # set when a webhook wakes this worker: idle polls get rare
+        self.revision: str | None = None  # a queue revision where every job taken exists
         self.evaluator_version = f"heldout {heldout.__version__}"
         self.stats: Counter[str] = Counter()
-        self._sleep = sleep or self._wait
         self._scorer = scorer
-        self._retry_wait = retry_wait or tenacity.wait_random_exponential(multiplier=0.5, max=4)
-        self._wake = threading.Event()
-        self._cancel = threading.Event()  # set at shutdown: scoring children are killed
-        self._halt = threading.Event()  # ends the heartbeat, after the last release
         self._lock = threading.Lock()
         self._leases: dict[str, datetime] = {}  # jobs held -> when their lease runs out
+        self._children: list[ScoringChild] = []
+        self._mine = threading.local()  # each scoring thread's own child
         self._truth: Any = None
+        self._took: list[float] = []  # seconds per recent job, for choosing direct or leased
         self.honest = Honest(queue, config, read=self._download)
-        self._burst_start: datetime | None = None
         self._reveal: RevealTimer | None = None
 
     # ---- control from other threads ----------------------------------------------
 
     def wake(self) -> None:
         """Look at the queue now instead of at the next poll (a webhook saw a change)."""
-        self._wake.set()
+        self.control.wake()
 
     def request_stop(self) -> None:
         """Stop taking jobs; give back what is not scored. Safe from a signal handler."""
-        self.stop.set()
-        self._wake.set()
+        self.control.request_stop()
 
     # ---- setup -------------------------------------------------------------------
 
@@ -145,19 +136,17 @@ class Worker:
     def evaluate(self, entry: Entry) -> Scored:
         """Download, validate and score one job. Raises on any failure; `outcome` sorts it."""
         bench = self.config.benchmark
-        if self._cancel.is_set():
+        if self.control.cancel.is_set():
             raise ScoringCancelled("the worker is shutting down")
         t0 = time.monotonic()
-        data = self._retrying(lambda: self.queue.store.read(entry.predictions_path), "download")
+        # At a revision already seen, so no head read; the store retries transient errors.
+        data = self.queue.predictions(entry, self.revision)
         t1 = time.monotonic()
         frame = read_predictions(data, entry.format, bench, self.config.limits.max_file_bytes)
         check_ids(frame, self._ids)
         t2 = time.monotonic()
-        if self._cancel.is_set():
-            raise ScoringCancelled("the worker is shutting down")
-        truth, scorer = self._truth, self._scorer
         # scores, their intervals and (under the Ladder) the release decision
-        scoring = self.honest.score(entry, frame, truth, scorer, self._in_child)
+        scoring = self.honest.score(entry, frame, self._in_child)
         result = scoring.result
         scores = result.scores  # the public split's: the only ones logged
         log.info(
@@ -178,41 +167,79 @@ class Worker:
             release=scoring.release,
         )
 
+    def _child(self) -> ScoringChild:
+        """This scoring thread's long-lived child, made on first use."""
+        child = getattr(self._mine, "child", None)
+        if child is None:
+            truth, scorer, config = self._truth, self._scorer, self.config
+            child = ScoringChild(lambda request: in_child(request, truth, scorer, config))
+            self._mine.child = child
+            with self._lock:
+                self._children.append(child)
+        return child
+
     # ---- the loop ----------------------------------------------------------------
 
     def run(self, once: bool = False) -> int:
-        """Serve jobs until stopped; with `once`, until a claim finds nothing left to do."""
+        """Serve jobs until stopped; with `once`, until a look finds nothing left to do."""
         self.prepare()
-        # A burst run takes the jobs there are when it starts, not those that come after.
-        self._burst_start = self.queue.clock() if once else None
-        self._cancel.clear()
-        self._halt.clear()
+        control = self.control
+        control.cancel.clear()
+        control.halt.clear()
         mode = "until the queue is empty" if once else "until stopped"
-        log.info("worker %s: %d at a time, %s", self.worker_id, self.concurrency, mode)
+        log.info("worker %s started: %d at a time, %s", self.worker_id, self.concurrency, mode)
         heartbeat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         heartbeat.start()
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="score")
-        loop = Loop(self, pool, once)
+        # A burst run takes the jobs there are when it starts, not those that come after.
+        loop = Loop(self, pool, once, self.queue.clock() if once else None)
+        auto, self.queue.auto_publish = self.queue.auto_publish, False  # the loop batches
         try:
             loop.run()
             if once and not self.stop.is_set():  # a burst ends with its tied bands published
                 self.honest.settle(self._truth, self._scorer, self._in_child)
         finally:
+            self.queue.auto_publish = auto
             loop.shutdown()
             pool.shutdown(wait=True)
-            self._halt.set()
+            control.halt.set()
             heartbeat.join()
+            with self._lock:
+                children, self._children = self._children, []
+            for child in children:
+                child.stop()
+            self._mine = threading.local()
             log.info("worker %s stopped: %s", self.worker_id, dict(self.stats))
+            if self.config.storage.backend == "hub":
+                log.info("Hub budget: %s", self.budget())
         return 0
 
-    def _wait(self, seconds: float) -> None:
-        """Wait for `wake()`, for `request_stop()`, or for a stop event set by anyone."""
-        deadline = time.monotonic() + seconds
-        while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
-            if self._wake.wait(min(left, 0.25)):
-                return
-
     # ---- steps the loop calls ----------------------------------------------------
+
+    def expected_seconds(self, jobs: int) -> float | None:
+        """How long scoring `jobs` jobs should take here, from recent ones (None: no idea)."""
+        with self._lock:
+            recent = self._took[-20:]
+        if not recent:
+            return None
+        rounds = -(-jobs // self.concurrency)
+        return rounds * sorted(recent)[len(recent) // 2]
+
+    def hold(self, entries: list[Entry], known_only: bool = False) -> None:
+        """Remember the leases of jobs we hold; `known_only` never re-adds a dropped job."""
+        with self._lock:
+            for e in entries:
+                if e.lease_expires_at and (not known_only or e.job_id in self._leases):
+                    self._leases[e.job_id] = parse_iso(e.lease_expires_at)
+
+    def holds(self) -> set[str]:
+        with self._lock:
+            return set(self._leases)
+
+    def drop(self, job_ids: list[str]) -> None:
+        with self._lock:
+            for job_id in job_ids:
+                self._leases.pop(job_id, None)
 
     def idle(self) -> None:
         """Between polls with nothing to do: publish a scheduled reveal that is due."""
@@ -222,24 +249,14 @@ class Worker:
             self._reveal.tick()
         self.honest.settle(self._truth, self._scorer, self._in_child)  # tied bands, if stale
 
-    def claim(self, limit: int) -> tuple[list[Entry], datetime | None]:
-        """One attempt: a claim that fails may still have landed, and the loop then takes
-        up its jobs with `adopt` before it claims again."""
-        claimed = self.queue.claim(self.worker_id, limit, submitted_by=self._burst_start)
-        self.stats["claims"] += 1
-        self._hold(claimed.jobs)
-        for e in claimed.jobs:
-            log.info("job %s claimed (attempt %d)", e.job_id, e.attempts)
-        return claimed.jobs, claimed.wake_at
-
     def adopt(self) -> list[Entry]:
         """After a claim whose reply was lost: the jobs it took are ours, take them up."""
         mine = [
             e
             for e in self.queue.jobs(JobStatus.RUNNING)
-            if e.worker == self.worker_id and e.job_id not in self._leases
+            if e.worker == self.worker_id and e.job_id not in self.holds()
         ]
-        self._hold(mine)
+        self.hold(mine)
         if mine:
             log.warning("took up %d job(s) claimed by a lost reply", len(mine))
         return mine
@@ -248,13 +265,16 @@ class Worker:
         """Run `evaluate` and sort any failure into what the submitter will read."""
         started = time.monotonic()
         try:
-            return self.evaluate(entry)
+            result = self.evaluate(entry)
+            with self._lock:
+                self._took = [*self._took[-19:], time.monotonic() - started]
+            return result
         except ScoringCancelled:
             return None
         except Exception as exc:
             failure = classify(exc)
             took = time.monotonic() - started
-            if failure.kind is FailureKind.USER:
+            if failure.kind is ErrorKind.USER:
                 log.info("job %s refused after %.2f s: %s", entry.job_id, took, failure.message)
             elif isinstance(exc, ScorerError) and exc.detail:  # the child's traceback
                 log.error("job %s: %s after %.2f s\n%s", entry.job_id, exc, took, exc.detail)
@@ -262,86 +282,60 @@ class Worker:
                 log.exception(
                     "job %s: %s error after %.2f s", entry.job_id, failure.kind.value, took
                 )
-            return JobError(ErrorKind(failure.kind.value), sanitize(failure.message))
+            return JobError(failure.kind, sanitize(failure.message))
         finally:
-            self._wake.set()
+            self.control.wake()
 
-    def flush(self, done: list[tuple[Entry, Outcome]]) -> None:
-        """Finish and fail a batch of jobs: one commit each (plus one for the results)."""
-        scored = [o for _, o in done if isinstance(o, Scored)]
-        failed = {e.job_id: o for e, o in done if isinstance(o, JobError)}
-        if scored:
-            started = time.monotonic()
-            moved = self._retrying(lambda: self.queue.finish(self.worker_id, scored), "finish")
-            self._report(moved, [s.job_id for s in scored], "finished", started)
-            self.honest.after_finish(moved)
-        if failed:
-            started = time.monotonic()
-            moved = self._retrying(lambda: self.queue.fail(self.worker_id, failed), "fail")
-            self._report(moved, list(failed), "failed", started)
+    def budget(self) -> str:
+        """What this process has spent of the Hub's limits (the process-wide governor)."""
+        return governor().snapshot().describe()
 
-    def release(self, job_ids: list[str]) -> None:
-        if not job_ids:
-            return
-        try:
-            moved = self._retrying(
-                lambda: self.queue.release(self.worker_id, job_ids, "worker stopped"), "release"
-            )
-            self._report(moved, job_ids, "released", time.monotonic())
-        except Exception:
-            log.exception("could not release %s; they come back when their lease runs out", job_ids)
-
-    # ---- helpers -----------------------------------------------------------------
-
-    def _hold(self, entries: list[Entry], known_only: bool = False) -> None:
-        """Remember the leases of jobs we hold; `known_only` never re-adds a dropped job."""
-        with self._lock:
-            for e in entries:
-                if e.lease_expires_at and (not known_only or e.job_id in self._leases):
-                    self._leases[e.job_id] = parse_iso(e.lease_expires_at)
-
-    def _drop(self, job_ids: list[str]) -> None:
-        with self._lock:
-            for job_id in job_ids:
-                self._leases.pop(job_id, None)
-
-    def _report(self, moved: list[Entry], asked: list[str], verb: str, started: float) -> None:
-        self._drop(asked)
-        self.stats[verb] += len(moved)
+    def report(self, moved: list[Entry], asked: list[str], verb: str, started: float) -> None:
+        self.drop(asked)
+        self.honest.after_finish(moved)  # the top of the board may have changed
+        for e in moved:
+            self.stats[e.status.value.lower() if verb == "settled" else verb] += 1
         took = time.monotonic() - started
         for e in moved:
             kind = f" [{e.error.kind.value}]" if e.error else ""
             log.info("job %s -> %s%s (commit %.3f s)", e.job_id, e.status.value, kind, took)
         lost = sorted(set(asked) - {e.job_id for e in moved})
         if lost:
-            log.warning("no longer ours (lease lost or cancelled): %s", ", ".join(lost))
+            log.warning("no longer ours (taken by another worker, or cancelled): %s", lost)
+        if moved and self.config.storage.backend == "hub":
+            log.info("Hub budget: %s", self.budget())
 
-    def _download(self, path: str) -> bytes:
-        return self._retrying(lambda: self.queue.store.read(path), "download")
+    def _download(self, entry: Entry) -> bytes:
+        return self.queue.predictions(entry, self.revision)
 
-    def _in_child(self, work: Callable[[], T]) -> T:
-        return run_in_child(work, timeout=self.settings.score_timeout_seconds, cancel=self._cancel)
-
-    def _retrying(self, call: Callable[[], T], what: str) -> T:
-        """Transient failures get a few more tries; anything else is raised at once."""
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_infrastructure),
-            stop=tenacity.stop_after_attempt(RETRY_ATTEMPTS),
-            wait=self._retry_wait,
-            before_sleep=lambda state: log.warning(
-                "%s failed (%s); trying again", what, type(state.outcome.exception()).__name__
-            ),
-            reraise=True,
+    def _in_child(self, request: tuple[Any, ...]) -> Any:
+        """Per-example work (intervals, the Ladder, bands) in this thread's scoring child."""
+        return self._child().run(
+            request, timeout=self.settings.score_timeout_seconds, cancel=self.control.cancel
         )
-        return retrying(call)
+
+    def release(self, job_ids: list[str]) -> None:
+        """Give held jobs back (a clean shutdown); a release that fails is left to the lease."""
+        if not job_ids:
+            return
+        try:
+            moved = self.queue.release(self.worker_id, job_ids, "worker stopped")
+            self.report(moved, job_ids, "released", time.monotonic())
+        except Exception:
+            log.exception("could not release %s; they come back when their lease runs out", job_ids)
+
+    # ---- leases ------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
         """Renew leases a third of the way through, so short jobs never cost a renewal."""
         lease = self.config.queue.lease_seconds
-        while not self._halt.wait(lease / 6):
+        while not self.control.halt.wait(lease / 6):
+            if self.control.commits_paused():
+                continue  # the Hub asked us to wait; the loop's probe goes first
             try:
                 self._beat(lease)
-            except Exception:
+            except Exception as exc:
+                self.control.commit_failed(exc, fallback=0.0)
                 log.exception("lease renewal failed; trying again at the next beat")
 
     def _beat(self, lease: float) -> None:
@@ -351,7 +345,7 @@ class Worker:
         if not due:
             return
         renewed = self.queue.renew(self.worker_id, due)
-        self._hold(renewed, known_only=True)
+        self.hold(renewed, known_only=True)
         self.stats["renewals"] += 1
         lost = set(due) - {e.job_id for e in renewed}
         with self._lock:

@@ -25,6 +25,11 @@ Emulated, over real HTTP:
   for `hf_hub_download`, `HfFileSystem`, `pandas.read_parquet("hf://...")` and
   `datasets.load_dataset`; README metadata check (`validate-yaml`);
 - Spaces: secrets (write-only) and variables; runtime always reported RUNNING;
+- webhooks: the `HfApi` webhook calls (create, list, get, update, enable, disable,
+  delete); after every commit to a watched repo a `WebhookPayload`-shaped delivery
+  with `X-Webhook-Secret`, the last deliveries of each webhook kept with their status;
+- gated datasets: access requests (pending, accepted, rejected; accept, reject, grant),
+  kept in memory;
 - misbehaviour: commit quota per repo per rolling hour (429 + `Retry-After`), injected
   500/503/429 faults, lost commit replies, slow answers, all changeable while running;
 - an OpenID Connect provider like huggingface.co's (discovery, sign-in page, code,
@@ -37,8 +42,8 @@ Emulated, over real HTTP:
 Not emulated: branches other than `main`, tags and pull requests (`create_pr`), the
 CDN redirect of `resolve` for LFS files (their bytes are served directly), global
 chunk dedupe (the query always answers 404), LFS multipart transfer, parquet conversion (`refs/convert/parquet`
-answers 404), gated repos, search and listing of repos, discussions, collections,
-webhooks, inference, running Spaces, API-call rate limits other than the commit quota,
+answers 404), gating of file reads in gated repos, search and listing of repos, discussions, collections,
+inference, running Spaces, API-call rate limits other than the commit quota,
 repo renames, and real git (`oid`s are git blob ids; folder ids are made up).
 """
 

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import signal
 import sys
 import threading
@@ -14,6 +16,8 @@ from types import FrameType
 
 from heldout.hub_emulator.server import EmulatorServer
 from heldout.hub_emulator.settings import EmulatorSettings
+
+CLIENT_ID = "heldout-local"
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -32,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--page-size", type=int, default=1000, help="tree listing page size")
     parser.add_argument("--commit-quota", type=int, help="commits per repo per rolling hour")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests failed")
+    parser.add_argument(
+        "--oauth-client-secret",
+        help=f"secret of the OpenID client {CLIENT_ID!r} (default: random, kept in --data-dir)",
+    )
     parser.add_argument(
         "--users-file",
         type=Path,
@@ -56,6 +64,24 @@ def load_users(path: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     return tokens, orgs
 
 
+def client_secret(data_dir: Path | None) -> str:
+    """A random client secret, the same for every run on one data dir.
+
+    The leaderboard signs its session cookies with a key derived from this secret, so
+    it must never be a value anyone can read in heldout's source."""
+    if data_dir is None:
+        return secrets.token_urlsafe(32)
+    path = Path(data_dir) / "oauth-client-secret"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
+    return secret
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -71,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             commit_quota_per_hour=args.commit_quota,
             fault_rate=args.fault_rate,
             data_dir=args.data_dir,
+            oauth_clients={CLIENT_ID: args.oauth_client_secret or client_secret(args.data_dir)},
         )
     except (OSError, ValueError) as error:  # tomllib.TOMLDecodeError is a ValueError
         parser.error(str(error))
@@ -89,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Local Hub at {server.url} - use HF_ENDPOINT={server.url} with token hf_test_<name> "
         f"(e.g. HF_TOKEN=hf_test_alice); OpenID provider at {server.url}. Ctrl-C to stop.",
+        flush=True,
+    )
+    secret = settings.oauth_clients[CLIENT_ID]
+    print(
+        f"OpenID client {CLIENT_ID!r}, secret {secret}: heldout leaderboard --oauth-provider "
+        f"{server.url} --oauth-client-secret {secret}",
         flush=True,
     )
     try:

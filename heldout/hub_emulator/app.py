@@ -32,6 +32,7 @@ from heldout.hub_emulator.routes_xet import cas_routes
 from heldout.hub_emulator.services import Call, Services
 from heldout.hub_emulator.settings import EmulatorSettings
 from heldout.hub_emulator.state import HubState
+from heldout.hub_emulator.webhooks import install as install_webhooks
 
 Handler = Callable[[Call], Awaitable[Response]]
 
@@ -172,4 +173,5 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.state.services = services
+    install_webhooks(app, services)  # the webhooks API, and deliveries after each commit
     return app

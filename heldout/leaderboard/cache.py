@@ -97,7 +97,7 @@ class BoardCache:
     def _refresh(self, board: Board | None) -> Board:
         # The head is read before the data, so `version` is never newer than the table;
         # if the repo moves in between, the next check sees a new head and rebuilds.
-        head = self.results.store.head()
+        head = self.results.version()
         self._checked_at = self.clock()
         if board is not None and board.version == head:
             return board

@@ -27,7 +27,13 @@ from heldout.leaderboard.oauth_env import (
 
 SECRET_ENV = "HELDOUT_OAUTH_CLIENT_SECRET"
 EMULATOR_SECRET = "heldout-local-secret"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PUBLIC_SECRETS = (EMULATOR_SECRET,)
+"""Client secrets anyone can read in heldout's source: a board refuses them everywhere
+(a reverse proxy makes a loopback address public). `heldout demo` makes a random one."""
+NO_SECRET = (
+    f"sign-in needs the OAuth client secret registered at the provider: pass "
+    f"--oauth-client-secret or set ${SECRET_ENV} (`heldout emulator` prints its secret)"
+)
 NO_PROVIDER = (
     "sign-in needs an OpenID provider: pass --oauth-provider URL (for example the URL of "
     "`heldout emulator`), or run on a Space with `hf_oauth: true`"
@@ -55,20 +61,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--oauth-client-secret",
         default=None,
-        help=f"OAuth client secret (default: ${SECRET_ENV}, else the emulator's default)",
+        help=f"OAuth client secret (default: ${SECRET_ENV})",
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    from heldout.preflight import check_queue_access
+
     config = load_config(args.config)
+    check_queue_access(config, write=True)  # a config that cannot work stops here
     if args.oauth_provider:
-        secret = args.oauth_client_secret or os.environ.get(SECRET_ENV) or EMULATOR_SECRET
-        if secret == EMULATOR_SECRET and args.host not in LOOPBACK:
+        secret = args.oauth_client_secret or os.environ.get(SECRET_ENV)
+        if not secret:
+            raise ConfigError(NO_SECRET)
+        if secret in PUBLIC_SECRETS:
             # gradio signs session cookies with a key derived from the client secret: with
-            # the well-known default anyone could forge a session, a reviewer's included.
+            # a well-known one anyone could forge a session, a reviewer's included.
             raise ConfigError(
-                f"the default OAuth client secret is public; to serve on {args.host}, "
-                f"set --oauth-client-secret or ${SECRET_ENV}"
+                f"the OAuth client secret {secret!r} is public, so anyone could forge a "
+                f"session; start the provider with a secret of your own and pass it with "
+                f"--oauth-client-secret or ${SECRET_ENV}"
             )
         try:
             configure_local_oauth(args.oauth_provider, args.oauth_client_id, secret)

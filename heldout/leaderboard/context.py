@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
 
 from heldout.config import Config
 from heldout.leaderboard.cache import BoardCache
+from heldout.leaderboard.limiter import Allowance
 from heldout.leaderboard.participants import Participants, gated_repo
 from heldout.predictions import load_public_ids
 from heldout.queue.entry import utcnow
@@ -34,6 +35,7 @@ class Context:
     board: BoardCache
     public_ids: pd.Index | None
     clock: Callable[[], datetime] = utcnow
+    refusals: Allowance = field(default_factory=lambda: Allowance(20))  # refused files per user
     participants: Participants | None = None  # set when participation is gated
 
 
@@ -62,5 +64,6 @@ def make_context(config: Config, queue: JobQueue) -> Context:
         board=board,
         public_ids=public_ids,
         clock=queue.clock,
+        refusals=Allowance(config.limits.refusals_per_hour),
         participants=Participants(config) if gated_repo(config) else None,
     )

@@ -17,8 +17,13 @@ from typing import Any
 import fastapi
 import gradio as gr
 import uvicorn
+from starlette.middleware.cors import CORSMiddleware
 
 from heldout.config import Config
+from heldout.leaderboard import sessions
+from heldout.leaderboard.payloads import PayloadGuard
+from heldout.leaderboard.uploads import UploadGate
+from heldout.leaderboard.web_guard import OriginGuard, public_origins
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +85,18 @@ class SecurityHeaders:
 def mount(blocks: gr.Blocks, config: Config) -> fastapi.FastAPI:
     """The ASGI app: uploads above the limit get 413 before any handler runs."""
     app = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    # No CORS grant to any origin; its presence also makes gradio's own CORS middleware,
+    # which would grant any Origin with credentials off localhost, step aside.
+    app.add_middleware(CORSMiddleware, allow_origins=[])
+    app.add_middleware(PayloadGuard)  # event calls name uploads, never links to download
+    app.add_middleware(OriginGuard, public=public_origins(config.leaderboard.public_url))
     app.add_middleware(SecurityHeaders)
     # gradio checks that a file named in a request was uploaded by a visitor only for
     # Blocks it considers launched (processing_utils._check_allowed), and
     # mount_gradio_app never marks them so: without this, an API caller could name any
     # file on the server. (The Submit handler checks the upload folder again itself.)
     blocks.has_launched = True
-    return gr.mount_gradio_app(
+    mounted = gr.mount_gradio_app(
         app,
         blocks,
         path="/",
@@ -100,6 +110,18 @@ def mount(blocks: gr.Blocks, config: Config) -> fastapi.FastAPI:
         theme=THEME,
         css=CSS,
     )
+    sessions.install(gradio_app(mounted), sessions.Sessions(), UploadGate(config.limits))
+    return mounted
+
+
+def gradio_app(parent: fastapi.FastAPI) -> Any:
+    """The app `mount_gradio_app` mounted on `parent` (gradio 6.31: a Mount at "/")."""
+    from gradio.routes import App
+
+    found = [r.app for r in parent.routes if isinstance(getattr(r, "app", None), App)]
+    if len(found) != 1:
+        raise RuntimeError("the gradio app was not found where it was mounted")
+    return found[0]
 
 
 def serve(blocks: gr.Blocks, config: Config, host: str, port: int) -> None:

@@ -7,17 +7,18 @@ queue then checks what only it can (quota, duplicates) inside its CAS commit.
 
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from gradio import utils as gradio_utils
 
-from heldout.errors import HeldoutError, InvalidPredictions, QueueError
+from heldout.errors import HeldoutError, InvalidPredictions, QueueDelayed, QueueError
 from heldout.leaderboard.context import Context
 from heldout.leaderboard.identity import Refusal, require_user, user_of
 from heldout.leaderboard.text import html_text, md_escape, quota_line
-from heldout.predictions import check_ids, detect_format, read_predictions
+from heldout.predictions import check_ids, detect_format, fingerprint, read_predictions
 from heldout.queue.entry import Entry, check_description, check_model_name
 from heldout.queue.phases import check_open
 from heldout.queue.status import JobStatus
@@ -72,16 +73,36 @@ def prepare(ctx: Context, user: str, model: str, description: str, path: Any) ->
         content = path.read_bytes()
     except OSError:
         raise Refusal(UPLOAD_LOST) from None
-    frame = read_predictions(content, fmt, ctx.config.benchmark, limits.max_file_bytes)
+    max_rows = len(ctx.public_ids) if ctx.public_ids is not None else None
+    frame = read_predictions(content, fmt, ctx.config.benchmark, limits.max_file_bytes, max_rows)
     if ctx.public_ids is not None:
         check_ids(frame, ctx.public_ids)
     return Submission(
-        submitter=user, model=model, content=content, format=fmt, description=description
+        submitter=user,
+        model=model,
+        content=content,
+        format=fmt,
+        description=description,
+        fingerprint=fingerprint(frame),
     )
 
 
 def submit(ctx: Context, user: str, model: str, description: str, path: Any) -> Entry:
-    return ctx.committer.submit(prepare(ctx, user, model, description, path))
+    """Check and queue one file. Refused files (and files refused by the queue: over the
+    quota, a repeat) count against the user's hourly allowance, so a stream of crafted
+    or oversized submissions costs the board little."""
+    wait = ctx.refusals.check(user)
+    if wait is not None:
+        again = ctx.clock() + timedelta(seconds=wait.seconds)
+        raise Refusal(
+            f"{ctx.config.limits.refusals_per_hour} of your files were refused in the last "
+            f"hour; you may try again at {again:%H:%M} UTC ({wait.sentence()})"
+        )
+    try:
+        return ctx.committer.submit(prepare(ctx, user, model, description, path))
+    except (InvalidPredictions, QueueError):  # a bad file, or a good one over the quota
+        ctx.refusals.add(user)
+        raise
 
 
 def accepted_message(entry: Entry) -> str:
@@ -127,6 +148,14 @@ def build(ctx: Context) -> dict[str, Any]:
         user = user_of(profile)
         try:
             entry = submit(ctx, require_user(profile), model_name, desc, path)
+        except QueueDelayed as exc:  # the Hub's commit quota: nothing broke, nothing written
+            message = sentence(str(exc))
+            gr.Info(html_text(message))
+            return (
+                f"**The queue is delayed.** {md_escape(message, 600)}",
+                quota_text(ctx, user),
+                gr.skip(),
+            )
         except (Refusal, InvalidPredictions, QueueError) as exc:
             message = sentence(str(exc))
             gr.Warning(html_text(message))

@@ -13,10 +13,9 @@ import secrets
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from enum import Enum
 from typing import Any
 
-from heldout.errors import InvalidSubmission
+from heldout.errors import ErrorKind, InvalidSubmission, InvalidTransition
 from heldout.queue.release import Release
 from heldout.queue.splits import SplitScore
 from heldout.queue.splits import parse as parse_split_scores
@@ -96,14 +95,6 @@ def check_description(text: str) -> str:
     return text
 
 
-class ErrorKind(str, Enum):
-    USER = "user"
-    EVALUATOR = "evaluator"
-    INFRASTRUCTURE = "infrastructure"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-
-
 @dataclass(frozen=True)
 class JobError:
     """A failure reason the submitter may read."""
@@ -140,6 +131,7 @@ class Event:
     status: str
     by: str
     note: str = ""
+    action: str = ""  # the `Action` that led here; "" in entries written before it was kept
 
 
 @dataclass(frozen=True)
@@ -169,6 +161,7 @@ class Entry:
     evaluator_version: str | None = None
     history: tuple[Event, ...] = ()
     version: int = field(default=SCHEMA_VERSION)
+    predictions_fingerprint: str | None = None  # the parsed predictions' (copies share it)
 
     def __post_init__(self) -> None:
         check_job_id(self.job_id)
@@ -180,6 +173,10 @@ class Entry:
             raise InvalidSubmission("the predictions path must be derived from the job id")
         if not SHA256.match(self.predictions_sha256):
             raise InvalidSubmission("predictions_sha256 must be 64 hex digits")
+        if self.predictions_fingerprint is not None and not SHA256.match(
+            self.predictions_fingerprint
+        ):
+            raise InvalidSubmission("predictions_fingerprint must be 64 hex digits")
         if self.size < 0 or self.attempts < 0:
             raise InvalidSubmission("size and attempts cannot be negative")
         if self.version > SCHEMA_VERSION:
@@ -189,19 +186,41 @@ class Entry:
     def path(self) -> str:
         return status_path(self.status, self.job_id)
 
+    @property
+    def last_action(self) -> Action | None:
+        """The move that made this version, as its history records it."""
+        if not self.history or not self.history[-1].action:
+            return None
+        return Action(self.history[-1].action)
+
     def moved(
         self, action: Action, dst: JobStatus, by: str, note: str = "", **changes: Any
     ) -> Entry:
         """A copy in `dst`, checked against the transition table, with a history line."""
         check_transition(action, self.status, dst)
-        return self.with_event(dst, by, note, status=dst, **changes)
+        return self._with_event(action, dst, by, note, **changes)
 
-    def with_event(self, dst: JobStatus, by: str, note: str, **changes: Any) -> Entry:
-        at = iso(utcnow())
-        history = (*self.history, Event(at=at, status=dst.value, by=by, note=note[:200]))
+    def entered(
+        self, action: Action, dst: JobStatus, by: str, note: str = "", **changes: Any
+    ) -> Entry:
+        """A fresh entry's first move into the queue (submit, or hold for review)."""
+        if self.history:
+            raise InvalidTransition(f"job {self.job_id} is already in the queue")
+        check_transition(action, None, dst)
+        return self._with_event(action, dst, by, note, **changes)
+
+    def _with_event(
+        self, action: Action, dst: JobStatus, by: str, note: str, **changes: Any
+    ) -> Entry:
+        if "status" in changes or "history" in changes:
+            raise TypeError("status and history change only through a checked move")
+        event = Event(
+            at=iso(utcnow()), status=dst.value, by=by, note=note[:200], action=action.value
+        )
+        history = (*self.history, event)
         if len(history) > HISTORY_LIMIT:  # keep the first event and the latest ones
             history = (history[0], *history[-(HISTORY_LIMIT - 1) :])
-        return replace(self, history=history, **changes)
+        return replace(self, status=dst, history=history, **changes)
 
     def to_json(self) -> bytes:
         data = asdict(self)
@@ -238,6 +257,7 @@ def new_entry(
     fmt: str,
     max_model_name: int = 100,
     now: datetime | None = None,
+    fingerprint: str | None = None,
 ) -> Entry:
     """A fresh entry, not yet in any folder. `submit` decides PENDING or REVIEW."""
     now = now or utcnow()
@@ -251,4 +271,5 @@ def new_entry(
         predictions_sha256=sha256,
         size=size,
         format=fmt,
+        predictions_fingerprint=fingerprint,
     )

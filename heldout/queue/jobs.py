@@ -1,50 +1,40 @@
 """`JobQueue`: every transition of a job, each one CAS commit over any `Store`.
 
-Methods that act on several jobs (claim, finish, fail, renew, release) put all of
-them in one commit: that is how a worker spends far fewer commits than jobs. What
-each move does to an entry is in `moves`; this module decides which moves to make.
+Methods that act on several jobs (claim, settle, renew, release) put all of them in
+one commit: that is how a worker spends far fewer commits than jobs. What each move
+does to an entry is in `moves`, which jobs a worker takes is in `claiming`; this
+module runs them in transactions, and after each commit hands what it made true to
+the `Publisher`, so results rows follow the committed queue (see `publication`).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from heldout.config import Config
-from heldout.errors import InvalidTransition, JobNotFound, NotAllowed, QueueError
-from heldout.queue import moves
-from heldout.queue.entry import Entry, JobError, iso, job_time, new_job_id, parse_iso, utcnow
-from heldout.queue.release import Release
-from heldout.queue.results import Results, result_row
-from heldout.queue.splits import SplitScore
-from heldout.queue.status import Action, JobStatus, status_path
-from heldout.queue.store import Store
+from heldout.errors import InvalidTransition, NotAllowed, QueueDelayed, QueueError, TransientError
+from heldout.queue import claiming, moves
+from heldout.queue.claiming import Claimed, Scored
+from heldout.queue.entry import Entry, JobError, job_time, new_job_id, utcnow
+from heldout.queue.governor import governor
+from heldout.queue.publication import Publisher, Reconciled
+from heldout.queue.results import Results
+from heldout.queue.retry import http_status, retry_after
+from heldout.queue.status import JobStatus, status_path
+from heldout.queue.store import Store, read_many
 from heldout.queue.submission import Submission, accept
-from heldout.queue.txn import Txn, hash_path, transact
+from heldout.queue.txn import Txn, hash_path, retry_on_conflict, transact
 from heldout.queue.users import Quota, user_path
 
 T = TypeVar("T")
 OUT_OF_ATTEMPTS = moves.OUT_OF_ATTEMPTS  # the reason a submitter reads; tests check it
+log = logging.getLogger("heldout.queue")
 
-
-@dataclass(frozen=True)
-class Scored:
-    """A worker's result for one job it holds."""
-
-    job_id: str
-    scores: dict[str, float]
-    test_fingerprint: str
-    evaluator_version: str
-    split_scores: tuple[SplitScore, ...] = ()  # every split's; the private ones stay private
-    release: Release | None = None  # the Ladder's decision (release = "ladder" only)
-
-
-@dataclass(frozen=True)
-class Claimed:
-    jobs: list[Entry]
-    wake_at: datetime | None  # the earliest lease among other workers' jobs
+__all__ = ["Claimed", "JobQueue", "OUT_OF_ATTEMPTS", "Scored"]
 
 
 class JobQueue:
@@ -59,14 +49,85 @@ class JobQueue:
         self.config = config
         self.results = results
         self.clock = clock
+        self.publisher = Publisher(results, config.benchmark) if results is not None else None
+        self.publish_error: BaseException | None = None  # why the last publication failed
+        self._leases: claiming.Leases = {}  # RUNNING jobs' leases as last read
+        # Publish right after each commit; a worker turns this off and publishes in
+        # batches on its own schedule (`publish()`), so one results commit serves many.
+        self.auto_publish = True
 
-    def _txn(self) -> Txn:
-        return Txn(self.store, self.config.benchmark.primary_metric)
+    def _txn(self, parent: str | None = None) -> Txn:
+        return Txn(self.store, self.config.benchmark.primary_metric, parent)
 
     def _transact(self, work: Callable[[Txn], T], message: str) -> T:
-        return transact(self.store, self.config.benchmark.primary_metric, work, message)
+        """Run `work` in a CAS transaction; then publish what its commit made true."""
+        last: list[Txn] = []
+
+        def tracked(txn: Txn) -> T:
+            last[:] = [txn]
+            return work(txn)
+
+        result = transact(self.store, self.config.benchmark.primary_metric, tracked, message)
+        txn = last[0]
+        moved = [(txn.origin(j), e) for j, (_, e) in txn.changes.entries.items()]
+        touches = any(JobStatus.FINISHED in (before, e.status) for before, e in moved)
+        if touches and self.publisher is not None:
+            self.publisher.committed(moved)
+            if self.auto_publish:
+                self.publish()
+        return result
+
+    # ---- publication -------------------------------------------------------------
+
+    def publish(self) -> bool:
+        """Write the results rows still owed (one commit). False if that failed: the
+        rows stay owed, and the next call, or a reconcile, tries again."""
+        if self.publisher is None or not self.publisher.owed:
+            return True
+        try:
+            self.publisher.flush()
+        except Exception as exc:  # the queue commit stands; the rows are still owed
+            self.publish_error = exc
+            log.warning("could not publish %d result(s) yet: %s", self.publisher.owed, exc)
+            return False
+        self.publish_error = None
+        return True
+
+    @property
+    def owed(self) -> int:
+        """Results rows the queue's committed state calls for but not yet written."""
+        return self.publisher.owed if self.publisher is not None else 0
+
+    def reconcile(self, deep: bool = False) -> Reconciled:
+        """Repair drift between the queue and the results after a crash (see `publication`)."""
+        if self.publisher is None:
+            raise QueueError("this queue has no results store to reconcile")
+        head = self.store.head()
+        ids = self.ids(JobStatus.FINISHED)
+        published = self.publisher.results.job_ids()
+        wanted = ids if deep else [j for j in ids if j not in published]
+        found = read_many(self.store, [status_path(JobStatus.FINISHED, j) for j in wanted], head)
+        finished: dict[str, Entry | None] = dict.fromkeys(ids)
+        for raw in found.values():
+            if raw is not None:
+                entry = Entry.from_json(raw)
+                finished[entry.job_id] = entry
+        return self.publisher.reconcile(finished, deep)
 
     # ---- reads -------------------------------------------------------------------
+
+    def head(self) -> str:
+        """The queue repo's current commit: one cheap request, what an idle poll reads."""
+        return self.store.head()
+
+    def predictions(self, entry: Entry, revision: str | None = None) -> bytes:
+        """The job's predictions file. It is written once at submission and never moved,
+        so any revision since will do: passing one saves reading the head."""
+        return self.store.read(entry.predictions_path, revision)
+
+    def has_users(self) -> bool:
+        """Whether anyone ever submitted (one listing of the user indexes)."""
+        return bool(self.store.list("users"))
 
     def get(self, job_id: str) -> Entry:
         return self._txn().entry(job_id)
@@ -117,7 +178,8 @@ class JobQueue:
 
         def work(txn: Txn) -> list[Entry | QueueError]:
             txn.prefetch(
-                [user_path(s.submitter) for s in subs] + [hash_path(s.sha256) for s in subs]
+                [user_path(s.submitter) for s in subs]
+                + [hash_path(key) for s in subs for key in s.copy_keys]
             )
             outcomes: list[Entry | QueueError] = []
             for sub, job_id in zip(subs, job_ids, strict=True):
@@ -127,69 +189,90 @@ class JobQueue:
                     outcomes.append(exc)
             return outcomes
 
-        return self._transact(work, f"Submit {len(subs)} job(s)")
+        try:
+            return self._transact(work, f"Submit {len(subs)} job(s)")
+        except TransientError as exc:
+            wait = retry_after(exc) if http_status(exc) == 429 else self._held_by_hub()
+            if wait is None:
+                raise
+            when = f" in about {max(1, round(wait / 60))} min" if wait else " soon"
+            raise QueueDelayed(
+                "the queue has used the Hub's commits for this hour, so your file was not "
+                f"recorded yet; nothing is broken, please submit it again{when}",
+                retry_after=wait,
+            ) from exc
+
+    def _held_by_hub(self) -> float | None:
+        """Seconds the Hub still holds this queue's repo after a 429, if it does (the
+        governor then refuses without asking again)."""
+        repo = getattr(self.store, "repo_id", None)
+        until = governor().snapshot().blocked_until.get(repo or "")
+        return until - time.time() if until and until > time.time() else None
 
     # ---- the worker's side -------------------------------------------------------
 
     def claim(
-        self, worker: str, limit: int | None = None, submitted_by: datetime | None = None
+        self,
+        worker: str,
+        limit: int | None = None,
+        submitted_by: datetime | None = None,
+        *,
+        spread: bool = False,
+        only: list[Entry] | None = None,
     ) -> Claimed:
-        """Take up to `limit` PENDING jobs, or RUNNING ones whose lease ran out.
+        """Lease up to `limit` PENDING jobs, or RUNNING ones whose lease ran out.
 
         With `submitted_by`, only jobs submitted by then (a burst run's start) are
-        taken, so a `--once` worker ends even while new jobs keep arriving."""
+        taken, so a `--once` worker ends even while new jobs keep arriving. With
+        `only`, exactly those jobs, if unchanged since they were read (a job scored
+        directly that runs long enough to need a lease)."""
         limit = limit or self.config.queue.claim_batch
-        q = self.config.queue
-        cutoff = (lambda job_id: job_time(job_id) <= submitted_by) if submitted_by else None
+        accept = self._cutoff(submitted_by)
+        wanted = {e.job_id: e for e in only} if only is not None else None
+        return self._transact(
+            lambda txn: claiming.claim(
+                txn, worker, self.config, self.clock(), limit, accept, spread, wanted, self._leases
+            ),
+            f"Claim jobs for {worker}",
+        )
 
-        def work(txn: Txn) -> Claimed:
-            now = self.clock()
-            taken: list[Entry] = []
-            wake: datetime | None = None
-            running = txn.list(JobStatus.RUNNING)
-            pending = [j for j in txn.list(JobStatus.PENDING) if cutoff is None or cutoff(j)]
-            txn.prefetch(
-                [status_path(JobStatus.RUNNING, j) for j in running]
-                + [status_path(JobStatus.PENDING, j) for j in pending[:limit]]
-            )
-            for job_id in running:
-                entry = txn.listed_entry(job_id, JobStatus.RUNNING)
-                expires = parse_iso(entry.lease_expires_at) if entry.lease_expires_at else now
-                if expires > now:
-                    wake = min(wake or expires, expires)
-                elif entry.attempts >= q.max_attempts:
-                    txn.put(moves.out_of_attempts(entry, worker, now))
-                elif len(taken) < limit:
-                    moved = moves.taken(entry, Action.RECLAIM, worker, now, q.lease_seconds)
-                    taken.append(txn.put(moved))
-            for job_id in pending[: limit - len(taken)]:
-                entry = txn.listed_entry(job_id, JobStatus.PENDING)
-                taken.append(
-                    txn.put(moves.taken(entry, Action.CLAIM, worker, now, q.lease_seconds))
-                )
-            return Claimed(taken, wake)
+    def look(
+        self,
+        worker: str,
+        limit: int | None = None,
+        submitted_by: datetime | None = None,
+        *,
+        spread: bool = False,
+        skip: frozenset[str] = frozenset(),
+        at: str | None = None,
+    ) -> Claimed:
+        """PENDING jobs this worker may score before claiming them: no commit at all.
+        `skip` leaves out jobs the worker already has in hand; `at` is a head the
+        caller just read."""
+        limit = limit or self.config.queue.claim_batch
+        cutoff = self._cutoff(submitted_by)
+        heads = [at]
 
-        return self._transact(work, f"Claim jobs for {worker}")
+        def attempt() -> Claimed:
+            txn = self._txn(heads.pop() if heads else None)  # a lost race re-reads the head
+            accept = lambda j: j not in skip and cutoff(j)  # noqa: E731
+            return claiming.look(txn, worker, self.clock(), limit, accept, spread, self._leases)
 
-    def _held(self, txn: Txn, job_ids: list[str], worker: str) -> list[Entry]:
-        """The jobs this worker still holds; others were reclaimed, requeued or cancelled."""
-        txn.prefetch([status_path(JobStatus.RUNNING, j) for j in job_ids])
-        held = []
-        for job_id in job_ids:
-            try:
-                entry = txn.entry(job_id, JobStatus.RUNNING)
-            except JobNotFound:
-                continue
-            if entry.status is JobStatus.RUNNING and entry.worker == worker:
-                held.append(entry)
-        txn.prefetch([user_path(e.submitter) for e in held])  # every move rewrites them
-        return held
+        return retry_on_conflict(attempt, "look at the queue")
+
+    @staticmethod
+    def _cutoff(submitted_by: datetime | None) -> Callable[[str], bool]:
+        if submitted_by is None:
+            return lambda _job_id: True
+        return lambda job_id: job_time(job_id) <= submitted_by
 
     def _each_held(
         self, worker: str, job_ids: list[str], move: Callable[[Entry], Entry], message: str
     ) -> list[Entry]:
         def work(txn: Txn) -> list[Entry]:
-            return [txn.put(move(e)) for e in self._held(txn, job_ids, worker)]
+            mine = claiming.held(txn, job_ids, worker)
+            txn.prefetch([user_path(e.submitter) for e in mine])  # every move rewrites them
+            return [txn.put(move(e)) for e in mine]
 
         return self._transact(work, message)
 
@@ -211,56 +294,62 @@ class JobQueue:
             f"Release jobs of {worker}",
         )
 
+    def settle(
+        self,
+        worker: str,
+        scored: list[Scored] = (),  # type: ignore[assignment]
+        failed: dict[str, JobError] | None = None,
+        direct: list[Entry] = (),  # type: ignore[assignment]
+    ) -> list[Entry]:
+        """Finish scored jobs and fail (or retry) failed ones, in ONE commit.
+
+        Jobs in `direct` were scored without a claim: each is claimed in the same
+        commit if nobody changed it meanwhile, so PENDING -> FINISHED costs one
+        commit. Results rows are published after the commit (see `publication`);
+        flagged jobs wait in REVIEW unpublished. Returns the jobs moved; any other
+        was lost to another worker, a requeue or a cancel."""
+        return self.settle_and_claim(worker, scored, failed, direct)[0]
+
+    def settle_and_claim(
+        self,
+        worker: str,
+        scored: list[Scored] = (),  # type: ignore[assignment]
+        failed: dict[str, JobError] | None = None,
+        direct: list[Entry] = (),  # type: ignore[assignment]
+        *,
+        take: int = 0,
+        submitted_by: datetime | None = None,
+        spread: bool = False,
+    ) -> tuple[list[Entry], Claimed]:
+        """`settle`, and in the same commit lease up to `take` more jobs: in a burst the
+        next claim rides on the finish, one commit per batch."""
+        by_id = {s.job_id: s for s in scored}
+        failed = dict(failed or {})
+        seen = {e.job_id: e for e in direct}
+        n = len(by_id) + len(failed)
+        accept = self._cutoff(submitted_by)
+
+        def work(txn: Txn) -> tuple[list[Entry], Claimed]:
+            now = self.clock()
+            moved = claiming.settle(txn, worker, self.config, now, by_id, failed, seen)
+            if not take:
+                return moved, Claimed([], None)
+            more = claiming.claim(
+                txn, worker, self.config, now, take, accept, spread, known=self._leases
+            )
+            return moved, more
+
+        message = f"Settle {n} job(s)" + (" and claim more" if take else "") + f" for {worker}"
+        return self._transact(work, message)
+
+    def finish(self, worker: str, scored: list[Scored]) -> list[Entry]:
+        """Move held jobs to FINISHED (or REVIEW when a rule flags the score)."""
+        return self.settle(worker, scored)
+
     def fail(self, worker: str, failures: dict[str, JobError]) -> list[Entry]:
         """User errors fail at once; ours retry until attempts run out, then fail with
         the quota given back."""
-        now, limit = self.clock(), self.config.queue.max_attempts
-        return self._each_held(
-            worker,
-            list(failures),
-            lambda e: moves.after_failure(e, failures[e.job_id], worker, now, limit),
-            f"Fail jobs for {worker}",
-        )
-
-    def finish(self, worker: str, scored: list[Scored]) -> list[Entry]:
-        """Publish results, then move jobs to FINISHED; flagged ones wait in REVIEW unpublished.
-
-        The result is written before the status moves, and both are idempotent, so a
-        worker that dies between the two loses nothing.
-        """
-        by_id = {s.job_id: s for s in scored}
-        now = iso(self.clock())
-
-        def decide(txn: Txn) -> list[Entry]:
-            best = self.config.benchmark.higher_is_better
-            return [
-                moves.scored(
-                    e,
-                    by_id[e.job_id].scores,
-                    by_id[e.job_id].test_fingerprint,
-                    by_id[e.job_id].evaluator_version,
-                    txn.user(e.submitter).best_score(best),
-                    self.config,
-                    worker,
-                    now,
-                    split_scores=by_id[e.job_id].split_scores,
-                    release=by_id[e.job_id].release,
-                )
-                for e in self._held(txn, list(by_id), worker)
-            ]
-
-        self._publish([e for e in decide(self._txn()) if e.status is JobStatus.FINISHED])
-        return self._transact(
-            lambda txn: [txn.put(e) for e in decide(txn)],
-            f"Finish {len(scored)} job(s) for {worker}",
-        )
-
-    def _publish(self, entries: list[Entry]) -> None:
-        if not entries:
-            return
-        if self.results is None:
-            raise QueueError("this queue has no results store to publish to")
-        self.results.upsert([result_row(e, self.config.benchmark) for e in entries])
+        return self.settle(worker, failed=failures)
 
     # ---- people's actions --------------------------------------------------------
 
@@ -289,6 +378,8 @@ class JobQueue:
         def work(txn: Txn) -> list[Entry]:
             return [txn.put(moves.requeued(txn.entry(job_id), by)) for job_id in job_ids]
 
+        if self.publisher is not None:  # no row may outlive its job's FINISHED state
+            self.publisher.unpublish_now(job_ids)
         return self._transact(work, f"Requeue {len(job_ids)} job(s)")
 
     def _reviewer(self, who: str) -> None:
@@ -297,11 +388,8 @@ class JobQueue:
             raise NotAllowed(f"{who} is not a reviewer of this benchmark")
 
     def approve(self, job_id: str, reviewer: str, note: str = "") -> Entry:
-        """A scored job is published, then FINISHED; an unscored one goes on to be scored."""
+        """A scored job is FINISHED, then published; an unscored one goes on to be scored."""
         self._reviewer(reviewer)
-        entry = self._txn().entry(job_id, JobStatus.REVIEW)
-        if entry.status is JobStatus.REVIEW and entry.scores is not None:
-            self._publish([moves.approved(entry, reviewer, note, self.clock())])
         return self._decide(
             job_id, "approved", reviewer, lambda e: moves.approved(e, reviewer, note, self.clock())
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -25,10 +25,11 @@ from heldout.errors import NotFound
 from heldout.queue.entry import Entry, parse_iso
 from heldout.queue.release import Release, published_scores
 from heldout.queue.splits import PUBLIC, WHOLE, SplitScore, only, row_items
-from heldout.queue.store import Add, Store
+from heldout.queue.store import Add, Delete, Operation, Store, read_many
 from heldout.queue.txn import retry_on_conflict
 
 RESULTS_SCHEMA_VERSION = 1
+REVEAL_RECORD = "reveal.json"  # `reveal.RECORD`; named here too, as reveal imports the queue
 BUCKETS = 16
 DATA_FOLDER = "data"
 
@@ -143,51 +144,103 @@ class Results:
         self.schema = results_schema(benchmark)
         self._cache: tuple[str, pd.DataFrame] | None = None
 
+    def version(self) -> str:
+        """The results repo's head: one cheap request; the board caches by it."""
+        return self.store.head()
+
+    def revealed(self) -> bool:
+        """Whether the reveal is published (its record is in the repo, see `reveal.py`):
+        rows written from then on carry the private split scores too."""
+        return read_many(self.store, [REVEAL_RECORD], self.store.head())[REVEAL_RECORD] is not None
+
     def upsert(
         self, rows: list[dict[str, Any]], extra: tuple[Add, ...] = (), message: str = ""
     ) -> str | None:
         """Write rows keyed by job id in one commit; an existing row is replaced.
 
         `extra` files go in the same commit (the reveal's record, say)."""
-        if not rows and not extra:
-            return None
-        by_bucket: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            by_bucket[bucket_path(row["job_id"])].append(row)
+        return self.sync(rows, (), extra, message)
 
-        def attempt() -> str:
+    def remove(self, job_ids: Iterable[str]) -> str | None:
+        """Delete the rows of these jobs, in one commit; no commit if none is there."""
+        return self.sync([], job_ids)
+
+    def sync(
+        self,
+        rows: list[dict[str, Any]],
+        remove: Iterable[str] = (),
+        extra: tuple[Add, ...] = (),
+        message: str = "",
+    ) -> str | None:
+        """Make the repo hold exactly these rows for their jobs and none for `remove`.
+
+        One commit for all, and none at all when every bucket already says so: a
+        retried or repeated publication never writes a row a second time. Returns the
+        new head, or None when nothing had to change."""
+        gone = set(remove) - {row["job_id"] for row in rows}
+        if not rows and not gone and not extra:
+            return None
+        by_bucket: dict[str, tuple[list[dict[str, Any]], set[str]]] = defaultdict(
+            lambda: ([], set())
+        )
+        for row in rows:
+            by_bucket[bucket_path(row["job_id"])][0].append(row)
+        for job_id in gone:
+            by_bucket[bucket_path(job_id)][1].add(job_id)
+
+        def attempt() -> str | None:
             parent = self.store.head()
+            found = read_many(self.store, sorted(by_bucket), parent)  # one request on the Hub
             ops = [
-                Add(path, self._merged(path, new, parent))
-                for path, new in sorted(by_bucket.items())
+                op
+                for path, (new, drop) in sorted(by_bucket.items())
+                if (op := self._bucket_change(path, new, drop, found[path])) is not None
             ]
             ops += list(extra)
-            text = message or f"Publish {len(rows)} result(s)"
+            if not ops:
+                return None
+            text = message or f"Publish {len(rows)} result(s)" + (
+                f", remove {len(gone)}" if gone else ""
+            )
             return self.store.commit(ops, text, parent=parent)
 
         return retry_on_conflict(attempt, "publish results")
 
-    def _merged(self, path: str, new: list[dict[str, Any]], revision: str) -> bytes:
+    def _bucket_change(
+        self, path: str, new: list[dict[str, Any]], drop: set[str], raw: bytes | None
+    ) -> Operation | None:
+        """The operation that takes one bucket to its wanted rows; None if it has them."""
+        old = self._parse(raw) if raw is not None else None
         table = pa.Table.from_pylist(new, schema=self.schema)
-        old = self._read_bucket(path, revision)
-        if old is not None:
-            keep = pc.invert(pc.is_in(old["job_id"], table["job_id"]))
-            table = pa.concat_tables([old.filter(keep), table]).sort_by("job_id")
-        sink = io.BytesIO()
-        pq.write_table(table, sink, compression="zstd")
-        return sink.getvalue()
+        if old is None:
+            if not table.num_rows:
+                return None
+            return Add(path, _parquet(table.sort_by("job_id")))
+        replaced = pa.array(sorted({*table["job_id"].to_pylist(), *drop}), pa.string())
+        kept = old.filter(pc.invert(pc.is_in(old["job_id"], replaced)))
+        merged = pa.concat_tables([kept, table]).sort_by("job_id")
+        if merged.equals(old.sort_by("job_id")):
+            return None
+        return Add(path, _parquet(merged)) if merged.num_rows else Delete(path)
 
     def _read_bucket(self, path: str, revision: str | None) -> pa.Table | None:
         try:
             raw = self.store.read(path, revision=revision)
         except NotFound:
             return None
+        return self._parse(raw)
+
+    def _parse(self, raw: bytes) -> pa.Table:
         table = pq.read_table(io.BytesIO(raw))
         # An older file may lack newer columns; cast fills them with nulls.
         missing = [f for f in self.schema if f.name not in table.column_names]
         for f in missing:
             table = table.append_column(f, pa.nulls(len(table), f.type))
         return table.select(self.schema.names).cast(self.schema)
+
+    def job_ids(self) -> set[str]:
+        """Every job that has a row (reads the buckets, cached by head like `read`)."""
+        return set(self.read()["job_id"])
 
     def read(self, on_file: Callable[[int, int], object] | None = None) -> pd.DataFrame:
         """All results as a frame; re-reads only when the repo's head has moved.
@@ -208,3 +261,9 @@ class Results:
         frame = table.to_pandas()
         self._cache = (head, frame)
         return frame
+
+
+def _parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()

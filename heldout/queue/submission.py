@@ -13,11 +13,12 @@ from datetime import datetime
 
 from heldout.config import Config
 from heldout.errors import DuplicateSubmission, InvalidSubmission, LimitReached
-from heldout.queue.entry import Entry, check_username, new_entry, parse_iso
+from heldout.queue.entry import SHA256, Entry, check_username, new_entry, parse_iso
 from heldout.queue.phases import check_open
 from heldout.queue.rules import PreContext, pre_flags
-from heldout.queue.status import Action, JobStatus, check_transition
+from heldout.queue.status import Action, JobStatus
 from heldout.queue.txn import Txn
+from heldout.queue.users import UserIndex
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,23 @@ class Submission:
     content: bytes = field(repr=False)
     format: str
     description: str = ""
+    fingerprint: str | None = None
+    """`heldout.predictions.fingerprint` of the parsed file, where it was checked: the same
+    predictions in another file (line endings, row order, format) share it."""
 
     def __post_init__(self) -> None:
         check_username(self.submitter)
+        if self.fingerprint is not None and not SHA256.match(self.fingerprint):
+            raise InvalidSubmission("the predictions fingerprint must be 64 hex digits")
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def copy_keys(self) -> tuple[str, ...]:
+        """What copies are found by: the fingerprint, and the raw bytes (older entries)."""
+        return tuple(dict.fromkeys(k for k in (self.fingerprint, self.sha256) if k))
 
 
 def describe_wait(resets_at: datetime, now: datetime) -> str:
@@ -77,12 +88,14 @@ def accept(txn: Txn, sub: Submission, config: Config, now: datetime, job_id: str
         fmt=sub.format,
         max_model_name=config.limits.max_model_name,
         now=now,
+        fingerprint=sub.fingerprint,
     )
     index = txn.user(sub.submitter)
-    earlier = index.live_job_with(entry.predictions_sha256)
+    same = _same_predictions(txn, sub)
+    earlier = index.live_job_with(entry.predictions_sha256) or _live_copy(index, same)
     if earlier:
         raise DuplicateSubmission(
-            f"you already submitted this exact file as job {earlier}", job_id=earlier
+            f"you already submitted these predictions as job {earlier}", job_id=earlier
         )
     quota = index.quota(config.limits.submissions_per_day, now)
     if quota.remaining == 0:
@@ -92,15 +105,31 @@ def accept(txn: Txn, sub: Submission, config: Config, now: datetime, job_id: str
             f"{resets:%H:%M} UTC (in {describe_wait(resets, now)})",
             resets_at=quota.resets_at,
         )
-    flags = pre_flags(
-        PreContext(entry, txn.jobs_with_hash(entry.predictions_sha256), config.review)
-    )
+    flags = pre_flags(PreContext(entry, same, config.review))
     action, status = (
         (Action.HOLD, JobStatus.REVIEW) if flags else (Action.SUBMIT, JobStatus.PENDING)
     )
-    check_transition(action, None, status)
-    entry = entry.with_event(status, sub.submitter, "submitted", status=status, flags=flags)
+    entry = entry.entered(action, status, sub.submitter, "submitted", flags=flags)
     txn.put(entry)
     txn.add_file(entry.predictions_path, sub.content)
-    txn.add_hash(entry.predictions_sha256, entry.job_id, entry.submitter)
+    for key in sub.copy_keys:
+        txn.add_hash(key, entry.job_id, entry.submitter)
     return entry
+
+
+def _same_predictions(txn: Txn, sub: Submission) -> list[dict[str, str]]:
+    """Earlier jobs with the same predictions: by fingerprint, or by the same bytes."""
+    found: dict[str, dict[str, str]] = {}
+    for key in sub.copy_keys:
+        for job in txn.jobs_with_hash(key):
+            found.setdefault(job["job_id"], job)
+    return sorted(found.values(), key=lambda job: job["job_id"])
+
+
+def _live_copy(index: UserIndex, same: list[dict[str, str]]) -> str | None:
+    """This user's earlier job with the same predictions that has not failed."""
+    for job in same:
+        mine = index.jobs.get(job["job_id"])
+        if job["user"] == index.user and mine and mine.status != JobStatus.FAILED.value:
+            return job["job_id"]
+    return None

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from heldout.errors import Conflict, JobNotFound, NotFound
+from heldout.errors import Conflict, InvalidTransition, JobNotFound, NotFound
 from heldout.queue.entry import Entry, check_job_id
 from heldout.queue.retry import retry_on_conflict  # also imported from here by callers
-from heldout.queue.status import JobStatus, status_folder, status_path
+from heldout.queue.status import JobStatus, check_transition, status_folder, status_path
 from heldout.queue.store import Add, Delete, Operation, Store, read_many
 from heldout.queue.users import UserIndex, user_path
 
@@ -63,10 +63,11 @@ def plan(changes: Changes) -> list[Operation]:
 
 
 class Txn:
-    def __init__(self, store: Store, primary_metric: str) -> None:
+    def __init__(self, store: Store, primary_metric: str, parent: str | None = None) -> None:
+        """`parent`: a head the caller just read (saves a request); default: read it."""
         self.store = store
         self.primary_metric = primary_metric
-        self.parent = store.head()
+        self.parent = parent or store.head()
         self.changes = Changes()
         self._origin: dict[str, str | None] = {}
         self._entries: dict[str, Entry] = {}
@@ -106,6 +107,19 @@ class Txn:
                 return self._remember(Entry.from_json(raw))
         raise JobNotFound(f"no job {job_id} in the queue")
 
+    def entry_at(self, job_id: str, status: JobStatus) -> Entry | None:
+        """The job if it is in `status` at the parent, else None (one path read, no probing
+        of the other folders)."""
+        if job_id in self._entries:
+            entry = self._entries[job_id]
+            return entry if entry.status is status else None
+        raw = self.read(status_path(status, job_id))
+        return self._remember(Entry.from_json(raw)) if raw is not None else None
+
+    def has(self, job_id: str) -> bool:
+        """Whether this transaction already holds (and may have changed) the job."""
+        return job_id in self._entries
+
     def listed_entry(self, job_id: str, status: JobStatus) -> Entry:
         """An entry found by listing. Listing sees the live head, which may be newer than
         our parent; a file missing at the parent means we lost a race, so start over."""
@@ -128,7 +142,12 @@ class Txn:
         return self._users[name]
 
     def put(self, entry: Entry) -> Entry:
-        """Record the new version of a job and keep its owner's index in step."""
+        """Record the new version of a job and keep its owner's index in step.
+
+        Every version put here must be one checked move from the version this
+        transaction holds (or, for a new job, from "not queued"): its last history
+        event names the action, and the transition table must allow it."""
+        self._check_move(self._entries.get(entry.job_id), entry)
         self._origin.setdefault(entry.job_id, None)
         self._entries[entry.job_id] = entry
         self.changes.entries[entry.job_id] = (self._origin[entry.job_id], entry)
@@ -136,6 +155,18 @@ class Txn:
         self._users[entry.submitter] = index
         self.changes.users[entry.submitter] = index
         return entry
+
+    @staticmethod
+    def _check_move(before: Entry | None, after: Entry) -> None:
+        action = after.last_action
+        if action is None or (before is not None and after.history[-1] == before.history[-1]):
+            raise InvalidTransition(f"job {after.job_id}: a change without a recorded move")
+        check_transition(action, before.status if before else None, after.status)
+
+    def origin(self, job_id: str) -> JobStatus | None:
+        """The job's status at the parent commit (None: not in the queue then)."""
+        path = self._origin.get(job_id)
+        return JobStatus(path.split("/")[1]) if path else None
 
     def jobs_with_hash(self, sha256: str) -> list[dict[str, str]]:
         if hash_path(sha256) in self.changes.files:

@@ -158,4 +158,24 @@ def test_on_the_hub_identity_comes_from_the_token(
     assert "carol" in out and "1 job(s)" in out
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_token!")
     code, _, err = run_cli(capsys, "submit", sample, "--model", "m2", "-c", str(hub_cfg))
-    assert code == 1 and "whoami failed" in err and "hf_not_a_token" not in err
+    assert code == 1 and "refused the token" in err and "hf_not_a_token" not in err
+
+
+def test_results_reconcile_repairs_a_row_lost_between_the_two_repos(
+    bench: BenchmarkFolder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from heldout.config import load_config
+    from heldout.queue.backends import open_queue
+
+    cfg = str(bench.config)
+    job = submit(capsys, bench, "alice", bench.root / SAMPLE, "m")
+    run_cli(capsys, "worker", "--once", "-c", cfg)
+    code, out, _ = run_cli(capsys, "results", "reconcile", "-c", cfg)
+    assert code == 0 and "in step: 1 finished job(s), 1 row(s)" in out
+    # as if the worker died after its queue commit, before the results commit
+    open_queue(load_config(bench.config)).results.remove([job])
+    code, out, _ = run_cli(capsys, "results", "reconcile", "-c", cfg)
+    assert code == 0 and f"published {job}" in out and "1 row(s) published" in out
+    target = str(tmp_path / "r.csv")
+    code, out, _ = run_cli(capsys, "results", "export", "--format", "csv", "-o", target, "-c", cfg)
+    assert "wrote 1 result(s)" in out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 from compete_helpers import LABELS, Clock
-from lb_support import App, Setup
+from lb_support import CLIENT_SECRET, App, Setup
 
 from heldout.config import Config, load_config
 from heldout.evaluator.worker import Worker
@@ -124,7 +124,7 @@ poll_seconds = 0.05
 @contextmanager
 def start_arena(root: Path) -> Iterator[Arena]:
     emulator = EmulatorServer(
-        EmulatorSettings(oauth_clients={"heldout-local": "heldout-local-secret"}), port=0
+        EmulatorSettings(oauth_clients={"heldout-local": CLIENT_SECRET}), port=0
     )
     emulator.start()
     saved = os.environ.get(TOKEN_ENV)

@@ -7,12 +7,18 @@ import dataclasses
 import httpx2
 import pytest
 
-from heldout.errors import ConfigError, Conflict, InvalidPredictions, ScorerError, TransientError
+from heldout.errors import (
+    ConfigError,
+    Conflict,
+    ErrorKind,
+    InvalidPredictions,
+    ScorerError,
+    TransientError,
+)
 from heldout.evaluator.failures import (
     EVALUATOR_MESSAGE,
     INFRASTRUCTURE_MESSAGE,
     Failure,
-    FailureKind,
     classify,
     sanitize,
 )
@@ -39,12 +45,12 @@ def _raised_from(outer: BaseException, inner: BaseException) -> BaseException:
 
 def test_invalid_predictions_are_the_users_with_their_message() -> None:
     failure = classify(InvalidPredictions("line 7: the id 'ex-3' appears 2 times"))
-    assert failure == Failure(FailureKind.USER, "line 7: the id 'ex-3' appears 2 times")
+    assert failure == Failure(ErrorKind.USER, "line 7: the id 'ex-3' appears 2 times")
 
 
 def test_user_messages_are_sanitized_too() -> None:
     failure = classify(InvalidPredictions("line 2: the id '/srv/truth/hf_abcdefghijklmnop' is bad"))
-    assert failure.kind is FailureKind.USER
+    assert failure.kind is ErrorKind.USER
     assert "/srv" not in failure.message and "hf_abc" not in failure.message
 
 
@@ -64,7 +70,7 @@ def test_user_messages_are_sanitized_too() -> None:
     ids=lambda e: type(e).__name__,
 )
 def test_network_trouble_is_infrastructure(exc: BaseException) -> None:
-    assert classify(exc) == Failure(FailureKind.INFRASTRUCTURE, INFRASTRUCTURE_MESSAGE)
+    assert classify(exc) == Failure(ErrorKind.INFRASTRUCTURE, INFRASTRUCTURE_MESSAGE)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +90,7 @@ def test_network_trouble_is_infrastructure(exc: BaseException) -> None:
 )
 def test_everything_else_is_the_evaluators_with_a_fixed_message(exc: BaseException) -> None:
     failure = classify(exc)
-    assert failure.kind is FailureKind.EVALUATOR
+    assert failure.kind is ErrorKind.EVALUATOR
     assert (
         failure.message == "the evaluator failed on this submission; the maintainers have been told"
     )
@@ -92,8 +98,17 @@ def test_everything_else_is_the_evaluators_with_a_fixed_message(exc: BaseExcepti
 
 
 def test_failure_kinds_are_strings_for_json() -> None:
-    assert [k.value for k in FailureKind] == ["user", "evaluator", "infrastructure"]
-    assert FailureKind("user") is FailureKind.USER and FailureKind.USER == "user"
+    assert [k.value for k in ErrorKind] == [
+        "user",
+        "evaluator",
+        "infrastructure",
+        "cancelled",
+        "rejected",
+    ]
+    assert ErrorKind("user") is ErrorKind.USER and ErrorKind.USER == "user"
+    from heldout.queue.entry import ErrorKind as QueueErrorKind
+
+    assert QueueErrorKind is ErrorKind  # one list of kinds, in heldout.errors
 
 
 def test_failure_is_frozen() -> None:

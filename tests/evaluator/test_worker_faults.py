@@ -9,7 +9,6 @@ import types
 
 import pytest
 from huggingface_hub import HfApi
-from tenacity import wait_fixed
 from worker_helpers import TOKEN_ENV, assert_consistent
 
 from heldout.evaluator.worker import Worker
@@ -59,10 +58,7 @@ def test_every_job_finishes_once_through_faults_and_a_commit_quota(
     before = {repo: commits(repo, emulator) for repo in (storage.queue_repo, storage.results_repo)}
     faults.fault_rate = 0.2
     faults.commit_quota_per_hour = QUOTA
-    workers = [
-        Worker(quick_queue(bench), bench.config, worker_id=f"flaky{n}", retry_wait=wait_fixed(0.05))
-        for n in range(2)
-    ]
+    workers = [Worker(quick_queue(bench), bench.config, worker_id=f"flaky{n}") for n in range(2)]
     threads = [threading.Thread(target=w.run, kwargs={"once": True}) for w in workers]
     with caplog.at_level("WARNING"):
         for t in threads:
@@ -94,9 +90,7 @@ def test_commits_whose_replies_are_lost_still_finish_every_job_once(make_bench, 
     bench = make_bench("hub")
     jobs = bench.submit(16, users=4)
     faults.lost_reply_rate = 0.3  # applied, but answered 500
-    worker = Worker(
-        quick_queue(bench), bench.config, worker_id="lossy", retry_wait=wait_fixed(0.05)
-    )
+    worker = Worker(quick_queue(bench), bench.config, worker_id="lossy")
     worker.run(once=True)
     faults.lost_reply_rate = 0.0
     q = bench.queue()

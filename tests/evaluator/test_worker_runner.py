@@ -77,3 +77,36 @@ def test_a_busy_hub_client_in_another_thread_cannot_hang_the_child(monkeypatch) 
     monkeypatch.setattr(_http, "_GLOBAL_CLIENT", BusyClient())
     assert run_in_child(lambda: {"ok": 1.0}, timeout=5) == {"ok": 1.0}
     assert isinstance(_http._GLOBAL_CLIENT, BusyClient)  # the parent's client is back
+
+
+def test_a_long_lived_child_scores_job_after_job_and_is_replaced_after_a_crash() -> None:
+    from heldout.evaluator.runner import ScoringChild
+
+    def score(payload: object) -> dict[str, float]:
+        if payload == "crash":
+            os._exit(5)
+        if payload == "hang":
+            time.sleep(60)
+        if payload == "raise":
+            raise ValueError(f"bad; the secret is {TRUTH['secret']}")
+        return {"pid": float(os.getpid()), "secret": TRUTH["secret"], "n": float(payload)}
+
+    child = ScoringChild(score)
+    try:
+        first, second = (child.run(n, timeout=10) for n in (1, 2))
+        assert first["pid"] == second["pid"] != os.getpid()  # one fork for both jobs
+        assert (first["secret"], second["n"]) == (42.0, 2.0)
+        with pytest.raises(ScorerError) as caught:
+            child.run("raise", timeout=10)
+        assert str(caught.value) == "the scorer raised ValueError"
+        assert child.run(3, timeout=10)["pid"] == first["pid"]  # a scorer error keeps it
+        with pytest.raises(ScorerError, match="died \\(exit code 5\\)"):
+            child.run("crash", timeout=10)
+        after_crash = child.run(4, timeout=10)["pid"]
+        assert after_crash != first["pid"]  # a fresh child after the crash
+        with pytest.raises(ScorerTimeout):
+            child.run("hang", timeout=0.5)
+        assert child.run(5, timeout=10)["pid"] not in (first["pid"], after_crash)
+        assert child.forks == 3
+    finally:
+        child.stop()

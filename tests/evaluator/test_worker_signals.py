@@ -36,7 +36,7 @@ def started(bench: Bench, digest: str) -> bool:
 def test_a_killed_worker_loses_its_job_to_the_lease_and_it_finishes_once(make_bench) -> None:
     # Long enough that a loaded machine cannot let it run out between the kill and the
     # check that nobody may take the job yet; the test then waits it out.
-    bench = make_bench(queue={"lease_seconds": 5.0})
+    bench = make_bench(queue={"lease_seconds": 5.0}, evaluator={"direct_seconds": 0})
     (job,) = bench.submit(1)
     digest = digest_of(bench.predictions(0))
     proc = bench.spawn("--id", "doomed", HELDOUT_TEST_SCORER_SLEEP="60")
@@ -66,7 +66,7 @@ def test_a_killed_worker_loses_its_job_to_the_lease_and_it_finishes_once(make_be
 
 
 def test_sigterm_during_scoring_gives_every_claimed_job_back(make_bench) -> None:
-    bench = make_bench()
+    bench = make_bench(evaluator={"direct_seconds": 0})
     jobs = bench.submit(3)
     proc = bench.spawn("--id", "stopping", HELDOUT_TEST_SCORER_SLEEP="60")
     try:
@@ -96,7 +96,7 @@ def test_a_job_longer_than_its_lease_is_renewed_and_never_stolen(make_bench, mon
 
     # The job runs over twice its lease; renewals come every lease/3, with room for a
     # loaded machine's hiccups.
-    bench = make_bench(queue={"lease_seconds": 3.0})
+    bench = make_bench(queue={"lease_seconds": 3.0}, evaluator={"direct_seconds": 0})
     (job,) = bench.submit(1)
     monkeypatch.setenv("HELDOUT_TEST_SCORER_SLEEP", "7")
     q = bench.queue()

@@ -131,6 +131,7 @@ def write_bench(
             "truth": "private/truth.parquet",
             "code_dir": str(HERE),
             "poll_seconds": 0.05,
+            "idle_poll_seconds": 0.5,
             "score_timeout_seconds": 30.0,
         },
     }

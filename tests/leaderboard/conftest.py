@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lb_support import Api, App, Setup, WorkerProcess, write_setup
+from lb_support import CLIENT_SECRET, Api, App, Setup, WorkerProcess, write_setup
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,7 @@ def oidc() -> Iterator[str]:
     from heldout.hub_emulator import EmulatorServer, EmulatorSettings
 
     server = EmulatorServer(
-        EmulatorSettings(oauth_clients={"heldout-local": "heldout-local-secret"}), port=0
+        EmulatorSettings(oauth_clients={"heldout-local": CLIENT_SECRET}), port=0
     )
     server.start()
     try:

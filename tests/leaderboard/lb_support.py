@@ -11,6 +11,7 @@ import html
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -28,9 +29,11 @@ from heldout.queue.local_store import LocalStore
 REVIEWER = "rita"
 FLAGGED = "mallory"  # every submission by these accounts is held for review
 FLAGGED_API = "mallory-api"
+FLAGGED_WEB = "mallory-web"  # the web-security tests' own flagged account (daily quota)
 PER_DAY = 3
 MAX_FILE_MB = 0.25
 N_IDS = 300
+CLIENT_SECRET = secrets.token_urlsafe(24)  # the board refuses a publicly known one
 
 
 def free_port() -> int:
@@ -84,7 +87,7 @@ max_file_mb = {MAX_FILE_MB}
 
 [review]
 reviewers = ["{REVIEWER}"]
-flag_accounts = ["{FLAGGED}", "{FLAGGED_API}"]
+flag_accounts = ["{FLAGGED}", "{FLAGGED_API}", "{FLAGGED_WEB}"]
 
 [leaderboard]
 cache_seconds = {cache_seconds}
@@ -113,6 +116,7 @@ def _env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["GRADIO_TEMP_DIR"] = str(root / "gradio-tmp")
     env["PYTHONUNBUFFERED"] = "1"
+    env["HELDOUT_OAUTH_CLIENT_SECRET"] = CLIENT_SECRET
     for name in ("SYSTEM", "SPACE_ID", "SPACE_HOST", "HF_TOKEN"):
         env.pop(name, None)
     return env
@@ -148,7 +152,7 @@ class App(Process):
         args += ["--port", str(self.port), "--oauth-provider", provider]
         super().__init__(args, setup.root / "app.log", _env(setup.root))
 
-    def wait_ready(self, timeout: float = 180.0) -> None:  # gradio starts slowly on a busy box
+    def wait_ready(self, timeout: float = 180.0) -> None:  # gradio imports slowly under load
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -216,9 +220,13 @@ class Api:
         self.url = app_url
         self.client = httpx.Client(timeout=60)
 
-    def upload(self, content: bytes, name: str = "predictions.csv") -> dict[str, Any]:
+    def upload(
+        self, content: bytes, name: str = "predictions.csv", cookie: str | None = None
+    ) -> dict[str, Any]:
+        """Upload as the signed-in owner of `cookie` (uploads need a session)."""
+        headers = {"Cookie": f"session={cookie}"} if cookie else {}
         response = self.client.post(
-            f"{self.url}/gradio_api/upload", files={"files": (name, content)}
+            f"{self.url}/gradio_api/upload", files={"files": (name, content)}, headers=headers
         )
         response.raise_for_status()
         path = response.json()[0]
@@ -245,7 +253,9 @@ class Api:
 
     def submit(self, cookie: str | None, model: str, content: bytes, description: str = "") -> str:
         """The status message of one submission."""
-        return self.call("submit", [model, description, self.upload(content)], cookie)[0]
+        return self.call(
+            "submit", [model, description, self.upload(content, cookie=cookie)], cookie
+        )[0]
 
     def mine(self, cookie: str) -> dict[str, Any]:
         """My submissions: the table payload ({headers, data})."""

@@ -35,9 +35,15 @@ def queue_entries(setup: Setup, status: JobStatus) -> list[str]:
     return sorted(p.rsplit("/", 1)[-1] for p in setup.queue_store().list(f"queue/{status.value}"))
 
 
-def test_submit_without_a_session_is_refused(api: Api, setup: Setup) -> None:
+def test_submit_without_a_session_is_refused(api: Api, setup: Setup, app: App) -> None:
     before = setup.queue_store().head()
-    status = api.submit(None, "anonymous model", setup.predictions(seed=101))
+    content = setup.predictions(seed=101)
+    upload = httpx.post(f"{api.url}/gradio_api/upload", files={"files": ("p.csv", content)})
+    assert upload.status_code == 401
+    assert upload.text == "Please sign in with Hugging Face before uploading a file."
+    # The handler checks too, even given a file that someone signed in uploaded.
+    file = api.upload(content, cookie=sign_in(app.url, "uploader"))
+    status = api.call("submit", ["anonymous model", "", file], None)[0]
     assert "Please sign in with Hugging Face before submitting" in status
     assert setup.queue_store().head() == before
 
@@ -70,13 +76,16 @@ def test_forged_identity_makes_no_submitter_and_no_reviewer(
     token = {"token": f"hf_test_{REVIEWER}", "scope": "openid profile", "expires_at": 2**31}
 
     # A forged cookie: the signature does not match, so the session is empty.
-    status = api.submit(forged_cookie("alice"), "forged", setup.predictions(seed=103))
+    with pytest.raises(httpx.HTTPStatusError, match="401"):
+        api.upload(setup.predictions(seed=103), cookie=forged_cookie("alice"))
+    file = api.upload(setup.predictions(seed=103), cookie=mallory)
+    status = api.call("submit", ["forged", "", file], forged_cookie("alice"))[0]
     assert "Please sign in" in status
     message = api.call("review_approve", [held, "ok"], forged_cookie(REVIEWER))[0]
     assert "Only the benchmark's reviewers" in message
 
     # An OAuth token in the request body, where gradio would inject gr.OAuthToken.
-    file = api.upload(setup.predictions(seed=104))
+    file = api.upload(setup.predictions(seed=104), cookie=mallory)
     status = api.call("submit", ["with token", "", file, token], None)[0]
     assert "Please sign in" in status
     message = api.call("review_approve", [held, "ok", token], None)[0]
@@ -122,10 +131,13 @@ def test_pages_may_only_talk_to_this_server(api: Api) -> None:
     assert config.get("space_id") is None  # no Space header to draw
 
 
-def test_upload_over_the_size_limit_is_refused_with_413(api: Api) -> None:
+def test_upload_over_the_size_limit_is_refused_with_413(api: Api, app: App) -> None:
     too_big = b"id,prediction\n" + b"x" * int(MAX_FILE_MB * 2**20 + 1)
     response = httpx.post(
-        f"{api.url}/gradio_api/upload", files={"files": ("big.csv", too_big)}, timeout=30
+        f"{api.url}/gradio_api/upload",
+        files={"files": ("big.csv", too_big)},
+        headers={"Cookie": f"session={sign_in(app.url, 'big-uploader')}"},
+        timeout=30,
     )
     assert response.status_code == 413
 
@@ -179,7 +191,7 @@ def test_a_burst_of_submissions_gets_answers_limits_and_few_commits(
     users = [f"burst-{n}" for n in range(10)]
     cookies = {user: sign_in(app.url, user) for user in users}
     files = {
-        (user, k): api.upload(setup.predictions(seed=1000 + 10 * n + k))
+        (user, k): api.upload(setup.predictions(seed=1000 + 10 * n + k), cookie=cookies[user])
         for n, user in enumerate(users)
         for k in range(5)
     }

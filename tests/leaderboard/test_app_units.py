@@ -132,14 +132,28 @@ def test_the_app_drops_the_private_evaluator_section(tmp_path: Path) -> None:
     assert "truth" not in setup.board_config.read_text()
 
 
-def test_the_public_default_secret_is_refused_off_loopback(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_a_public_client_secret_is_refused_on_every_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, host: str
 ) -> None:
     """gradio derives its cookie-signing key from the client secret; a known one is a
-    forgeable session for anyone who can reach the port."""
-    from heldout.leaderboard.cli import main
+    forgeable session for anyone who can reach the port, and a reverse proxy makes a
+    loopback port reachable, so the host makes no difference."""
+    from heldout.leaderboard.cli import SECRET_ENV, main
 
+    monkeypatch.delenv(SECRET_ENV, raising=False)
     setup = write_setup(tmp_path)
-    args = ["-c", str(setup.board_config), "--host", "0.0.0.0"]
-    assert main([*args, "--oauth-provider", "http://127.0.0.1:9"]) == 2
-    assert "the default OAuth client secret is public" in capsys.readouterr().err
+    args = ["-c", str(setup.board_config), "--host", host, "--oauth-provider", "http://127.0.0.1:9"]
+    assert main([*args, "--oauth-client-secret", "heldout-local-secret"]) == 2
+    assert "'heldout-local-secret' is public" in capsys.readouterr().err
+    assert main(args) == 2  # no secret at all: no default to fall back on
+    assert "--oauth-client-secret" in capsys.readouterr().err
+
+
+def test_the_emulator_makes_a_random_secret_per_data_dir(tmp_path: Path) -> None:
+    from heldout.hub_emulator.__main__ import client_secret
+
+    first = client_secret(tmp_path / "a")
+    assert first == client_secret(tmp_path / "a") != client_secret(tmp_path / "b")
+    assert len(first) >= 32 and first != "heldout-local-secret"
+    assert (tmp_path / "a" / "oauth-client-secret").stat().st_mode & 0o077 == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -160,7 +161,7 @@ def entry(model: str, status: JobStatus, **changes: object):  # noqa: ANN201
         size=1,
         fmt="csv",
     )
-    return made.with_event(status, "alice", "", status=status, **changes)
+    return replace(made, status=status, **changes)  # a fixture in any state, not a move
 
 
 def test_my_submissions_show_place_scores_and_reasons() -> None:
@@ -240,6 +241,9 @@ class FakeResults:
     def read(self) -> pd.DataFrame:
         self.reads += 1
         return self.frame
+
+    def version(self) -> str:
+        return self.store.head()
 
 
 def test_the_cache_reads_once_per_ttl_and_rebuilds_only_when_the_head_moves() -> None:
