@@ -31,6 +31,8 @@ COLUMNS = {
     "primary_metric": "The metric that ranks the leaderboard.",
     "primary_score": "The value of the primary metric.",
     "split_scores": "Scores per split of the test set, with intervals where computed.",
+    "band": "Tied band on the live board (1 = top): rows of a band cannot be told apart.",
+    "ci_method": "How the intervals in split_scores were computed (method, B, seed).",
     "predictions_sha256": "sha256 of the submitted predictions file.",
     "test_fingerprint": "sha256 fingerprint of the test set the score was computed on.",
     "evaluator_version": "The heldout version that scored it.",

@@ -25,7 +25,7 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from heldout.commands import compete_cmds, queue_cmds, setup_cmds
+    from heldout.commands import compete_cmds, queue_cmds, setup_cmds, verify_cmd
 
     parser = argparse.ArgumentParser(prog="heldout", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"heldout {__version__}")
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     queue_cmds.register(sub, _config_option)
     setup_cmds.register(sub, _config_option)
+    verify_cmd.register(sub)
     compete_cmds.register(sub, _config_option)
     _register_services(sub)
     return parser

@@ -117,6 +117,10 @@ class ReviewConfig:
     flag_shared_files: bool = True
     score_threshold: float | None = None
     max_jump: float | None = None
+    # "ladder": a submitter's shown score changes only on a significant gain (Blum & Hardt)
+    release: Literal["all", "ladder"] = "all"
+    band_level: float = 0.05  # test level of the tied bands (Holm-corrected)
+    band_rows: int = 20  # the top rows of the board that get tied bands
 
 
 @dataclass(frozen=True)
@@ -326,6 +330,10 @@ def _check(config: Config) -> None:
     r = config.review
     if r.max_jump is not None and r.max_jump <= 0:
         raise ConfigError("review.max_jump must be positive")
+    if not 0 < r.band_level < 0.5:
+        raise ConfigError("review.band_level must be between 0 and 0.5 (0.05 is usual)")
+    if not 2 <= r.band_rows <= 200:
+        raise ConfigError("review.band_rows must be between 2 and 200")
     if not 0.0 < b.public_fraction < 1.0:
         raise ConfigError("benchmark.public_fraction must be between 0 and 1")
     who = lim.participants

@@ -128,6 +128,7 @@ def deploy(
     from huggingface_hub import CommitOperationAdd, HfApi
 
     from heldout.cards import CardLinks, queue_card, results_card
+    from heldout.commitment import card_lines, commit_for_deploy
     from heldout.deploy_hook import ensure_webhook
     from heldout.evaluator.scoring import fingerprint, load_truth
     from heldout.space_bundle import WHEEL_DIR, build_wheel
@@ -154,6 +155,10 @@ def deploy(
             links,
             fingerprint(truth, config.benchmark.id_column),
             license=config.benchmark.license,
+            # the salted commitment to the test set; the salt stays in the benchmark folder
+            extra_lines=card_lines(
+                commit_for_deploy(truth, config.source.parent, config.benchmark.id_column)
+            ),
         ),
         plan.queue: queue_card(config.benchmark, links),
     }

@@ -32,6 +32,13 @@ class ConfigError(HeldoutError, ValueError):
     """A setting in heldout.toml is missing, mistyped or contradicts another."""
 
 
+class TestSetChanged(ConfigError):
+    """The evaluator's test set is not the one the benchmark was scored on (a maintainer
+    matter: no job is claimed or failed)."""
+
+    __test__ = False  # not a pytest test class, despite its name
+
+
 class StoreError(HeldoutError):
     """A storage backend failed in a way the caller cannot fix by retrying."""
 

@@ -73,6 +73,10 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
             "evaluator.scorer must look like",
         ),
         (with_("evaluator", scorer="m:f"), "missing setting evaluator.truth"),
+        (with_("review", release="best"), "review.release must be one of 'all', 'ladder'"),
+        (with_("review", band_level=0.5), "review.band_level must be between 0 and 0.5"),
+        (with_("review", band_level=0), "review.band_level must be between 0 and 0.5"),
+        (with_("review", band_rows=1), "review.band_rows must be between 2 and 200"),
         (
             with_("evaluator", scorer="m:f", truth="t.parquet", idle_poll_seconds=0),
             "evaluator.idle_poll_seconds must be positive",
@@ -87,6 +91,17 @@ def test_bad_settings_are_named(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         config_from_dict(raw)
     assert message in str(info.value)
+
+
+def test_the_release_rule_and_band_level_have_defaults_and_can_be_set() -> None:
+    config = config_from_dict(BASE)
+    assert (config.review.release, config.review.band_level, config.review.band_rows) == (
+        "all",
+        0.05,
+        20,
+    )
+    config = config_from_dict(with_("review", release="ladder", band_level=0.01))
+    assert (config.review.release, config.review.band_level) == ("ladder", 0.01)
 
 
 def test_unreadable_files_are_clear(tmp_path: Path) -> None:

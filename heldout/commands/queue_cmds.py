@@ -31,7 +31,9 @@ def register(sub: argparse._SubParsersAction, config_option: Callable) -> None:
     requeue = queue.add_parser("requeue", help="send jobs back to PENDING")
     requeue.add_argument("job_ids", nargs="+", metavar="ID")
     requeue.set_defaults(handler=queue_requeue)
-    rescore = queue.add_parser("rescore", help="requeue every FINISHED job (after a scorer fix)")
+    rescore = queue.add_parser(
+        "rescore", help="requeue every FINISHED job (after a scorer fix or a new test set)"
+    )
     rescore.set_defaults(handler=queue_rescore)
     cancel = queue.add_parser("cancel", help="cancel a PENDING job")
     cancel.add_argument("job_id")
@@ -140,7 +142,13 @@ def queue_requeue(args: argparse.Namespace) -> int:
 def queue_rescore(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    _, queue = load(args)
+    config, queue = load(args)
+    if config.evaluator is not None:  # the maintainer's config: pin the test set it names
+        from heldout.evaluator.testset_guard import pin_truth
+
+        old, changed = pin_truth(queue, config, by="maintainer")
+        if changed:
+            print(f"the test set changed ({(old or '?')[:12]} -> now pinned); recorded in the card")
     ids = queue.ids(JobStatus.FINISHED)
     with tqdm(total=len(ids), unit="job", desc="requeue") as bar:
         for start in range(0, len(ids), RESCORE_BATCH):

@@ -8,10 +8,8 @@ becomes a `ScorerError` that the submitter only sees as a generic sentence.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
-import json
 import math
 import numbers
 import os
@@ -27,13 +25,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pjson
 
+from heldout import commitment
 from heldout.config import BenchmarkConfig
 from heldout.errors import ConfigError, HeldoutError, InvalidPredictions, ScorerError
 from heldout.queue.splits import PUBLIC, SPLIT_COLUMN, SPLITS, SplitScore, from_metrics
 
 Scorer = Callable[[pd.DataFrame, pd.DataFrame], Mapping[str, float]]
-
-FINGERPRINT_VERSION = b"heldout-truth-v1\n"
 
 
 def load_scorer(spec: str, code_dir: str | os.PathLike[str] | None = None) -> Scorer:
@@ -201,18 +198,11 @@ def check_result(result: object, benchmark: BenchmarkConfig) -> dict[str, float]
 def fingerprint(truth: pd.DataFrame, id_column: str = "id") -> str:
     """sha256 of the test set in a canonical form, recorded with every result.
 
-    Canonical: rows sorted by id, columns by name, each column serialised as JSON (so
-    no separator can be faked by a value). Row order, column order and the index do
-    not change it; any changed value, id or column does.
+    Canonical (see `heldout.commitment`): rows sorted by id, columns by name, each column
+    serialised as JSON (so no separator can be faked by a value). Row order, column
+    order and the index do not change it; any changed value, id or column does.
     """
-    ordered = truth.sort_values(id_column, kind="stable", ignore_index=True)
-    digest = hashlib.sha256(FINGERPRINT_VERSION)
-    for name in sorted(map(str, ordered.columns)):
-        column = ordered[name]
-        values = column.astype(object).where(column.notna(), None).tolist()
-        text = json.dumps([name, values], ensure_ascii=False, separators=(",", ":"), default=str)
-        digest.update(text.encode("utf-8"))
-    return digest.hexdigest()
+    return commitment.fingerprint(truth, id_column)
 
 
 def _align(predictions: pd.DataFrame, truth: pd.DataFrame, id_column: str) -> pd.DataFrame:

@@ -39,9 +39,11 @@ from heldout.config import Config
 from heldout.errors import ConfigError, ErrorKind, ScorerError, ScoringCancelled
 from heldout.evaluator.control import Control
 from heldout.evaluator.failures import classify, sanitize
+from heldout.evaluator.honest import Honest, in_child
 from heldout.evaluator.loop import Loop, Outcome
 from heldout.evaluator.runner import ScoringChild
-from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth, score_splits
+from heldout.evaluator.scoring import fingerprint, load_scorer, load_truth
+from heldout.evaluator.testset_guard import check_test_set
 from heldout.predictions import check_ids, read_predictions
 from heldout.queue.claiming import Scored
 from heldout.queue.entry import Entry, JobError, parse_iso
@@ -96,6 +98,7 @@ class Worker:
         self._mine = threading.local()  # each scoring thread's own child
         self._truth: Any = None
         self._took: list[float] = []  # seconds per recent job, for choosing direct or leased
+        self.honest = Honest(queue, config, read=self._download)
         self._reveal: RevealTimer | None = None
 
     # ---- control from other threads ----------------------------------------------
@@ -119,9 +122,12 @@ class Worker:
         if self._scorer is None:
             here = self.config.source.parent if self.config.source else None
             self._scorer = load_scorer(self.settings.scorer, self.settings.code_dir or here)
-        self._truth = load_truth(self.settings.truth, bench)
-        self._ids = pd.Index(self._truth[bench.id_column])
-        self._fingerprint = fingerprint(self._truth, bench.id_column)
+        self.honest.check(self._scorer)
+        truth = load_truth(self.settings.truth, bench)
+        found = fingerprint(truth, bench.id_column)
+        check_test_set(self.queue, found)  # a replaced test set: refuse, claim nothing
+        self._truth, self._fingerprint = truth, found
+        self._ids = pd.Index(truth[bench.id_column])
         took, n = time.monotonic() - started, len(self._truth)
         log.info("%d test examples loaded in %.2f s (%s)", n, took, self._fingerprint[:12])
 
@@ -139,9 +145,9 @@ class Worker:
         frame = read_predictions(data, entry.format, bench, self.config.limits.max_file_bytes)
         check_ids(frame, self._ids)
         t2 = time.monotonic()
-        result = self._child().run(
-            frame, timeout=self.settings.score_timeout_seconds, cancel=self.control.cancel
-        )
+        # scores, their intervals and (under the Ladder) the release decision
+        scoring = self.honest.score(entry, frame, self._in_child)
+        result = scoring.result
         scores = result.scores  # the public split's: the only ones logged
         log.info(
             "job %s scored: %s=%.6g (download %.3f s, validate %.3f s, score %.3f s)",
@@ -158,14 +164,15 @@ class Worker:
             self._fingerprint,
             self.evaluator_version,
             split_scores=result.split_scores,
+            release=scoring.release,
         )
 
     def _child(self) -> ScoringChild:
         """This scoring thread's long-lived child, made on first use."""
         child = getattr(self._mine, "child", None)
         if child is None:
-            truth, scorer, bench = self._truth, self._scorer, self.config.benchmark
-            child = ScoringChild(lambda frame: score_splits(frame, truth, scorer, bench))
+            truth, scorer, config = self._truth, self._scorer, self.config
+            child = ScoringChild(lambda request: in_child(request, truth, scorer, config))
             self._mine.child = child
             with self._lock:
                 self._children.append(child)
@@ -189,6 +196,8 @@ class Worker:
         auto, self.queue.auto_publish = self.queue.auto_publish, False  # the loop batches
         try:
             loop.run()
+            if once and not self.stop.is_set():  # a burst ends with its tied bands published
+                self.honest.settle(self._truth, self._scorer, self._in_child)
         finally:
             self.queue.auto_publish = auto
             loop.shutdown()
@@ -238,6 +247,7 @@ class Worker:
             self._reveal = RevealTimer(self.queue)
         if self._reveal is not None:
             self._reveal.tick()
+        self.honest.settle(self._truth, self._scorer, self._in_child)  # tied bands, if stale
 
     def adopt(self) -> list[Entry]:
         """After a claim whose reply was lost: the jobs it took are ours, take them up."""
@@ -282,6 +292,7 @@ class Worker:
 
     def report(self, moved: list[Entry], asked: list[str], verb: str, started: float) -> None:
         self.drop(asked)
+        self.honest.after_finish(moved)  # the top of the board may have changed
         for e in moved:
             self.stats[e.status.value.lower() if verb == "settled" else verb] += 1
         took = time.monotonic() - started
@@ -293,6 +304,15 @@ class Worker:
             log.warning("no longer ours (taken by another worker, or cancelled): %s", lost)
         if moved and self.config.storage.backend == "hub":
             log.info("Hub budget: %s", self.budget())
+
+    def _download(self, entry: Entry) -> bytes:
+        return self.queue.predictions(entry, self.revision)
+
+    def _in_child(self, request: tuple[Any, ...]) -> Any:
+        """Per-example work (intervals, the Ladder, bands) in this thread's scoring child."""
+        return self._child().run(
+            request, timeout=self.settings.score_timeout_seconds, cancel=self.control.cancel
+        )
 
     def release(self, job_ids: list[str]) -> None:
         """Give held jobs back (a clean shutdown); a release that fails is left to the lease."""

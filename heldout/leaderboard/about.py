@@ -9,7 +9,19 @@ from typing import Any
 import gradio as gr
 
 from heldout.config import Config
+from heldout.leaderboard.intervals import BAND_NOTE
 from heldout.queue.phases import stamp
+
+HONEST_NOTE = (
+    "A score such as `0.8517 ± 0.011` means: on a fresh test set of the same size, this "
+    "model would most likely score between 0.8407 and 0.8627 (a 95% interval). " + BAND_NOTE
+)
+LADDER_NOTE = (
+    "This board uses the **Ladder** rule: your shown score changes only when a new "
+    "submission beats your shown best by more than luck could explain, and it is rounded. "
+    "So submitting many variants to probe the test set does not help; My submissions says "
+    "when and why a score was not released. Every full score is kept for the final ranking."
+)
 
 
 def about_markdown(config: Config) -> str:
@@ -39,6 +51,9 @@ def about_markdown(config: Config) -> str:
         "Submitting the same file twice is refused; failures that are the system's fault "
         "do not count.",
     ]
+    parts += ["## How sure are these numbers?", HONEST_NOTE]
+    if config.review.release == "ladder":
+        parts.append(LADDER_NOTE)
     parts += competition_lines(config)
     if bench.citation:
         parts += ["## Citation", f"```\n{bench.citation.strip()}\n```"]

@@ -57,6 +57,14 @@ def tick_label(tick: datetime, step_seconds: float) -> str:
     return f"{tick:%b %d %H:%M}"
 
 
+def _band(curve: pd.DataFrame, n: int) -> list[tuple[float, float]]:
+    """(low, high) per point when the curve carries intervals (NaN where one lacks)."""
+    if "low" not in curve.columns or "high" not in curve.columns:
+        return []
+    pairs = [(float(lo), float(hi)) for lo, hi in zip(curve["low"], curve["high"], strict=True)]
+    return pairs if len(pairs) == n and any(lo == lo for lo, _ in pairs) else []
+
+
 def progress_svg(
     curve: pd.DataFrame, metric: str, time_col: str = "time", y_col: str = "best"
 ) -> str:
@@ -70,8 +78,10 @@ def progress_svg(
     ]
     times = [t.to_pydatetime() for t in times]
     values = [float(v) for v in curve[y_col]]
+    band = _band(curve, len(values))
     start, end, ticks = time_ticks(min(times), max(times))
-    low, high = min(values), max(values)
+    finite = [v for pair in band for v in pair if v == v] if band else []
+    low, high = min(values + finite), max(values + finite)
     if high - low < 1e-9:
         low, high = low - 0.05, high + 0.05
     pad = (high - low) * 0.1
@@ -113,6 +123,24 @@ def progress_svg(
         if n:
             points.append(f"{x(t):.1f},{y(values[n - 1]):.1f}")  # a step: best holds until beaten
         points.append(f"{x(t):.1f},{y(v):.1f}")
+    if band:
+        upper, lower = [], []
+        for n, t in enumerate(times):
+            lo, hi = band[n]
+            if lo != lo:  # no interval for this point: the band breaks off here
+                continue
+            if n and band[n - 1][0] == band[n - 1][0]:
+                upper.append(f"{x(t):.1f},{y(band[n - 1][1]):.1f}")
+                lower.append(f"{x(t):.1f},{y(band[n - 1][0]):.1f}")
+            upper.append(f"{x(t):.1f},{y(hi):.1f}")
+            lower.append(f"{x(t):.1f},{y(lo):.1f}")
+        if upper:
+            outline = " ".join(upper + lower[::-1])
+            parts.append(
+                f'<polygon id="progress-interval" fill="#ff7c00" fill-opacity="0.18" '
+                f'stroke="none" points="{outline}"><title>95% interval of the best score'
+                "</title></polygon>"
+            )
     parts.append(
         f'<polyline fill="none" stroke="#ff7c00" stroke-width="2" points="{" ".join(points)}"/>'
     )

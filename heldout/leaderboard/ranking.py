@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 
 from heldout.config import BenchmarkConfig
+from heldout.leaderboard.intervals import BAND, band_cells, primary_interval, score_cells
 from heldout.leaderboard.text import model_link
 
 MAX_CELL = 200
+ENTRIES = "Entries"  # how many scored submissions the row's submitter has made
 RANK, MODEL, SUBMITTER, SUBMITTED, DESCRIPTION, JOB = (
     "Rank",
     "Model",
@@ -23,7 +25,7 @@ RANK, MODEL, SUBMITTER, SUBMITTED, DESCRIPTION, JOB = (
     "Description",
     "Job id",
 )
-TIME, BEST = "time", "best"
+TIME, BEST, LOW, HIGH = "time", "best", "low", "high"
 MODEL_PAGE = "Model page"
 
 
@@ -38,18 +40,20 @@ class Columns:
 
 def columns(benchmark: BenchmarkConfig) -> Columns:
     others = [m for m in benchmark.all_metrics if m != benchmark.primary_metric]
-    headers = [RANK, MODEL, MODEL_PAGE, SUBMITTER, benchmark.primary_metric, *others, SUBMITTED]
-    headers += [DESCRIPTION, JOB]
+    headers = [RANK, BAND, MODEL, MODEL_PAGE, SUBMITTER, ENTRIES, benchmark.primary_metric]
+    headers += [*others, SUBMITTED, DESCRIPTION, JOB]
     # The model page is the one Markdown column: a link built from a checked Hub id only
-    # (`competition.model_link`); Markdown cells are sanitised, never raw HTML.
-    datatypes = ["number", "str", "markdown", "str"] + ["number"] * (1 + len(others))
-    datatypes += ["str"] * 3
-    n = 1 + len(others)
-    rest = 100 - (4 + 13 + 14 + 9 + 7 * n + 17 + 21)
+    # (`competition.model_link`); Markdown cells are sanitised, never raw HTML. The
+    # primary score is text: `0.8517 ± 0.011` when the evaluator computed its interval.
+    datatypes = ["number", "str", "str", "markdown", "str", "number", "str"]
+    datatypes += ["number"] * len(others) + ["str"] * 3
+    n = len(others)
+    rest = 100 - (4 + 4 + 11 + 11 + 8 + 5 + 10 + 7 * n + 14 + 21)
     widths = None
-    if rest >= 6:
+    if rest >= 4:
         # Wide enough for a whole job id (25 characters) and a whole UTC time: never cut off.
-        widths = ["4%", "13%", "14%", "9%", *["7%"] * n, "17%", f"{rest}%", "21%"]
+        widths = ["4%", "4%", "11%", "11%", "8%", "5%", "10%", *["7%"] * n, "14%", f"{rest}%"]
+        widths.append("21%")
     return Columns(headers, datatypes, widths)
 
 
@@ -88,16 +92,21 @@ def _stamp(series: pd.Series) -> pd.Series:
 def board_table(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame:
     """The ranked table exactly as the page shows it (`frame` is `Results.read()`)."""
     cols = columns(benchmark)
-    ranked = rank(frame, benchmark)
-    metrics = [benchmark.primary_metric] + [
-        m for m in benchmark.all_metrics if m != benchmark.primary_metric
-    ]
+    # Under the Ladder a job that was not released has no score: it counts as an entry
+    # of its submitter, but takes no place on the board.
+    counts = frame.groupby("submitter", dropna=False)["job_id"].size() if len(frame) else None
+    ranked = rank(frame.dropna(subset=["primary_score"]), benchmark)
+    primary = benchmark.primary_metric
+    metrics = [m for m in benchmark.all_metrics if m != primary]
     table = pd.DataFrame(
         {
             RANK: pd.RangeIndex(1, len(ranked) + 1),
+            BAND: band_cells(ranked),
             MODEL: _text(ranked["model"]),
             MODEL_PAGE: ranked["model"].map(model_link).astype(object),
             SUBMITTER: _text(ranked["submitter"]),
+            ENTRIES: entries(ranked, counts),
+            primary: score_cells(ranked, primary),
             **{m: ranked[m].astype("float64").round(4) for m in metrics},
             SUBMITTED: _stamp(ranked["submitted_at"]),
             DESCRIPTION: _text(ranked["description"]),
@@ -105,6 +114,17 @@ def board_table(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame
         }
     )
     return table[cols.headers]
+
+
+def entries(frame: pd.DataFrame, counts: pd.Series | None = None) -> pd.Series:
+    """Per row, how many results its submitter has (as Kaggle's "Entries"): a best of
+    ten tries and a single try mean different things. `counts` (per submitter) may come
+    from a larger frame than the rows shown."""
+    if frame.empty:
+        return pd.Series([], dtype="int64")
+    if counts is None:
+        return frame.groupby("submitter", dropna=False)["job_id"].transform("size").astype("int64")
+    return frame["submitter"].map(counts).fillna(0).astype("int64")
 
 
 def best_over_time(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFrame:
@@ -123,8 +143,15 @@ def best_over_time(frame: pd.DataFrame, benchmark: BenchmarkConfig) -> pd.DataFr
     best = values.cummax() if benchmark.higher_is_better else values.cummin()
     improved = best.ne(best.shift())
     times = ordered["submitted_at"].dt.tz_convert("UTC").dt.tz_localize(None)
-    curve = pd.DataFrame({TIME: times[improved], BEST: best[improved]})
-    last = pd.DataFrame({TIME: [times.iloc[-1]], BEST: [best.iloc[-1]]})
+    # The interval of the row that holds the best score, for the band around the line.
+    bounds = primary_interval(ordered, benchmark.primary_metric)
+    low, high = bounds["low"].where(improved).ffill(), bounds["high"].where(improved).ffill()
+    curve = pd.DataFrame(
+        {TIME: times[improved], BEST: best[improved], LOW: low[improved], HIGH: high[improved]}
+    )
+    last = pd.DataFrame(
+        {TIME: [times.iloc[-1]], BEST: [best.iloc[-1]], LOW: [low.iloc[-1]], HIGH: [high.iloc[-1]]}
+    )
     if curve[TIME].iloc[-1] != last[TIME].iloc[0]:
         curve = pd.concat([curve, last])
     return curve.reset_index(drop=True)

@@ -13,6 +13,7 @@ import pandas as pd
 from heldout.config import BenchmarkConfig
 from heldout.leaderboard.text import cell, when
 from heldout.queue.entry import Entry
+from heldout.queue.release import published_scores
 from heldout.queue.splits import PRIVATE, metrics_of
 from heldout.queue.status import JobStatus
 
@@ -26,14 +27,22 @@ REVIEW_HEADERS = ["Job id", "Model", "Submitter", "Flags", "Score", "Submitted",
 REVIEW_WIDTHS = ["16%", "14%", "10%", "22%", "14%", "12%", "12%"]
 
 
-def scores_text(entry: Entry, benchmark: BenchmarkConfig) -> str:
-    """The primary metric first, then the others: `accuracy 0.8123, macro_f1 0.7710`."""
+def scores_text(entry: Entry, benchmark: BenchmarkConfig, revealed: bool = False) -> str:
+    """The primary metric first, then the others: `accuracy 0.8123, macro_f1 0.7710`.
+
+    Under the Ladder, before the reveal, the submitter sees what the board shows: the
+    released scores, rounded, or none (the note says why)."""
     if not entry.scores:
         return ""
     names = [benchmark.primary_metric] + [
         m for m in benchmark.all_metrics if m != benchmark.primary_metric
     ]
-    return ", ".join(f"{m} {entry.scores[m]:.4f}" for m in names if m in entry.scores)
+    release = None if revealed else entry.release
+    shown = published_scores(entry.scores, release)
+    if release is not None and not release.updated:
+        return "not released"
+    digits = ".4f" if release is None else "g"
+    return ", ".join(f"{m} {shown[m]:{digits}}" for m in names if shown.get(m) is not None)
 
 
 def note(entry: Entry) -> str:
@@ -52,6 +61,13 @@ def note(entry: Entry) -> str:
     if status is JobStatus.PENDING:
         return "approved by a reviewer; waiting to be scored" if approved else "waiting"
     return "published after review" if approved else "published on the board"
+
+
+def release_note(entry: Entry, benchmark: BenchmarkConfig, revealed: bool) -> str:
+    """Under the Ladder, why this job's score was (or was not) released."""
+    if entry.release is None or revealed or entry.status is not JobStatus.FINISHED:
+        return ""
+    return entry.release.why(benchmark.primary_metric)
 
 
 def private_text(entry: Entry, benchmark: BenchmarkConfig, revealed: bool) -> str:
@@ -90,9 +106,11 @@ def mine_table(
                 f"{place} of {waiting}" if place is not None else "",
                 # A score held for review (or rejected) is not the submitter's to see yet:
                 # it is what the review rules are there to check.
-                scores_text(entry, benchmark) if entry.status is JobStatus.FINISHED else "",
+                scores_text(entry, benchmark, revealed)
+                if entry.status is JobStatus.FINISHED
+                else "",
                 when(entry.submitted_at),
-                cell(note(entry), 600),
+                cell(release_note(entry, benchmark, revealed) or note(entry), 600),
                 private_text(entry, benchmark, revealed),
                 "✓" if entry.job_id in chosen else "",
             ]

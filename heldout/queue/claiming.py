@@ -25,6 +25,7 @@ from datetime import datetime
 from heldout.config import Config
 from heldout.queue import moves
 from heldout.queue.entry import Entry, JobError, iso, parse_iso
+from heldout.queue.release import Release
 from heldout.queue.splits import SplitScore
 from heldout.queue.status import Action, JobStatus, status_path
 from heldout.queue.txn import Txn
@@ -43,6 +44,7 @@ class Scored:
     test_fingerprint: str
     evaluator_version: str
     split_scores: tuple[SplitScore, ...] = ()  # every split's; the private ones stay private
+    release: Release | None = None  # the Ladder's decision (release = "ladder" only)
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,7 @@ def settle(
                 worker,
                 iso(now),
                 split_scores=s.split_scores,
+                release=s.release,
             )
         else:
             moved = moves.after_failure(entry, failed[job_id], worker, now, q.max_attempts)

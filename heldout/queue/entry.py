@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from heldout.errors import ErrorKind, InvalidSubmission, InvalidTransition
+from heldout.queue.release import Release
 from heldout.queue.splits import SplitScore
 from heldout.queue.splits import parse as parse_split_scores
 from heldout.queue.status import Action, JobStatus, check_transition, status_path
@@ -155,6 +156,7 @@ class Entry:
     review: Decision | None = None
     scores: dict[str, float] | None = None
     split_scores: tuple[SplitScore, ...] = ()  # private ones: never shown before the reveal
+    release: Release | None = None  # the Ladder's decision, under [review] release = "ladder"
     test_fingerprint: str | None = None
     evaluator_version: str | None = None
     history: tuple[Event, ...] = ()
@@ -235,6 +237,7 @@ class Entry:
         data["review"] = Decision(**data["review"]) if data.get("review") else None
         data["history"] = tuple(Event(**e) for e in data.get("history") or ())
         data["split_scores"] = parse_split_scores(data.get("split_scores"))
+        data["release"] = Release.parse(data.get("release"))
         return cls(**data)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from heldout.config import Config
 from heldout.queue.entry import Decision, Entry, ErrorKind, JobError, iso
+from heldout.queue.release import Release
 from heldout.queue.rules import PostContext, post_flags
 from heldout.queue.splits import SplitScore
 from heldout.queue.status import Action, JobStatus
@@ -94,6 +95,7 @@ def scored(
     worker: str,
     now: str,
     split_scores: tuple[SplitScore, ...] = (),
+    release: Release | None = None,
 ) -> Entry:
     """FINISHED, or REVIEW when a post-scoring rule flags the score.
 
@@ -112,6 +114,7 @@ def scored(
         finished_at=now,
         scores=dict(scores),
         split_scores=tuple(split_scores),
+        release=release,
         test_fingerprint=fingerprint,
         evaluator_version=version,
     )

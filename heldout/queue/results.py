@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 from heldout.config import BenchmarkConfig
 from heldout.errors import NotFound
 from heldout.queue.entry import Entry, parse_iso
-from heldout.queue.splits import PUBLIC, only, row_items
+from heldout.queue.release import Release, published_scores
+from heldout.queue.splits import PUBLIC, WHOLE, SplitScore, only, row_items
 from heldout.queue.store import Add, Delete, Operation, Store, read_many
 from heldout.queue.txn import retry_on_conflict
 
@@ -59,6 +60,8 @@ def results_schema(benchmark: BenchmarkConfig) -> pa.Schema:
         pa.field("primary_score", pa.float64()),
         *(pa.field(m, pa.float64()) for m in benchmark.all_metrics),
         pa.field("split_scores", pa.list_(SPLIT_SCORE)),
+        pa.field("band", pa.int32()),  # tied band on the live board (1 = top), see stats.py
+        pa.field("ci_method", pa.string()),  # how split_scores' intervals were computed
         pa.field("predictions_sha256", pa.string()),
         pa.field("test_fingerprint", pa.string()),
         pa.field("evaluator_version", pa.string()),
@@ -76,11 +79,15 @@ def result_row(entry: Entry, benchmark: BenchmarkConfig, revealed: bool = False)
     """A scored entry as one row. Only aggregate metrics: never per-example results.
 
     Private split scores only once `revealed` (see `reveal.py`): a writer that republishes
-    rows after the reveal must pass it, or it would take them back out."""
+    rows after the reveal must pass it, or it would take them back out. Under the Ladder
+    (`entry.release`), and until the reveal, the row carries only what the Ladder
+    released: rounded scores, or none."""
     scores = entry.scores or {}
     missing = [m for m in benchmark.all_metrics if m not in scores]
     if missing or not entry.finished_at or not entry.test_fingerprint:
         raise ValueError(f"job {entry.job_id} has no complete result (missing {missing})")
+    release = None if revealed else entry.release
+    shown = published_scores({m: float(scores[m]) for m in benchmark.all_metrics}, release)
     return {
         "job_id": entry.job_id,
         "model": entry.model,
@@ -89,16 +96,43 @@ def result_row(entry: Entry, benchmark: BenchmarkConfig, revealed: bool = False)
         "submitted_at": parse_iso(entry.submitted_at),
         "finished_at": parse_iso(entry.finished_at),
         "primary_metric": benchmark.primary_metric,
-        "primary_score": float(scores[benchmark.primary_metric]),
-        **{m: float(scores[m]) for m in benchmark.all_metrics},
+        "primary_score": shown[benchmark.primary_metric],
+        **shown,
+        # Before the reveal only the public split (or the whole set) is published.
         "split_scores": row_items(
-            entry.split_scores if revealed else only(entry.split_scores, PUBLIC)
+            entry.split_scores
+            if revealed
+            else released(only(entry.split_scores, PUBLIC, WHOLE), release)
         ),
+        "band": None,
+        "ci_method": CI_METHOD if any(s.ci_low is not None for s in entry.split_scores) else None,
         "predictions_sha256": entry.predictions_sha256,
         "test_fingerprint": entry.test_fingerprint,
         "evaluator_version": entry.evaluator_version or "",
         "schema_version": RESULTS_SCHEMA_VERSION,
     }
+
+
+CI_METHOD = "percentile bootstrap, 95%, B=1000, seed=20150706"  # = evaluator.stats defaults
+
+
+def released(scores: tuple[SplitScore, ...], release: Release | None) -> tuple[SplitScore, ...]:
+    """Split scores as the Ladder lets them out: all, rounded, or none."""
+    if release is None:
+        return scores
+    if not release.updated:
+        return ()
+    r = release.rounded
+    return tuple(
+        SplitScore(
+            s.split,
+            s.metric,
+            r(s.value),
+            None if s.ci_low is None else r(s.ci_low),
+            None if s.ci_high is None else r(s.ci_high),
+        )
+        for s in scores
+    )
 
 
 class Results:

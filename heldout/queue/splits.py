@@ -19,6 +19,7 @@ PUBLIC = "public"
 PRIVATE = "private"
 SPLITS = (PUBLIC, PRIVATE)
 SPLIT_COLUMN = "split"
+WHOLE = "all"  # the whole test set, for a benchmark without a split (intervals live here)
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class SplitScore:
     ci_high: float | None = None
 
     def __post_init__(self) -> None:
-        if self.split not in SPLITS:
+        if self.split not in (*SPLITS, WHOLE):
             raise ValueError(f"a split is 'public' or 'private', not {self.split!r}")
         if not self.metric or not math.isfinite(float(self.value)):
             raise ValueError("a split score needs a metric name and a finite value")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from cli_helpers import run_cli
 from huggingface_hub import HfApi
 
+from heldout import commitment
 from heldout.config import load_config
 from heldout.deploy import plan_deploy
 from heldout.scaffold import BenchmarkFolder
@@ -69,6 +72,17 @@ def test_deploy_creates_what_it_says(
     ):
         keys = httpx.get(f"{emulator.url}/_emulator/spaces/dora/review-sentiment-{space}/secrets")
         assert keys.json()["keys"] == secrets
+    # The results card commits to the test set; the salt stays in the benchmark folder,
+    # and with it anyone can check the commitment against the test set.
+    card = api.hf_hub_download("dora/review-sentiment-results", "README.md", repo_type="dataset")
+    found = re.search(
+        r"Test-set commitment \(salted SHA-256\): `([0-9a-f]{64})`", Path(card).read_text()
+    )
+    assert found is not None
+    salt = (bench.root / "commitment-salt.txt").read_text().strip()
+    assert salt not in Path(card).read_text()
+    truth = pd.read_parquet(bench.evaluator / "private" / "truth.parquet")
+    assert commitment.verify(truth, found.group(1), salt).matches
     # Anyone else can see the public parts and nothing of the private ones.
     stranger = HfApi(endpoint=emulator.url, token="hf_test_eve")
     assert stranger.repo_info("dora/review-sentiment-results", repo_type="dataset").id

@@ -236,7 +236,9 @@ def test_without_a_split_the_benchmark_scores_as_before_and_has_nothing_to_revea
     entry = comp.submit("alice", "a", 1, 0.7)
     comp.score()
     got = comp.queue.get(entry.job_id)
-    assert got.split_scores == ()
+    # no public or private part: only the whole set's scores, carrying their intervals
+    assert {s.split for s in got.split_scores} == {"all"}
+    assert all(s.ci_low < s.value < s.ci_high for s in got.split_scores)
     frame = pd.read_csv(pd.io.common.BytesIO(comp.predictions(1, 0.7)))
     frame["id"] = frame["id"].astype(str)
     assert got.scores == pytest.approx(score(frame, comp.truth))

@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
-import pytest
 
 from heldout.config import BenchmarkConfig
 from heldout.errors import NotFound
@@ -71,8 +70,44 @@ def test_the_table_has_ranks_text_cells_and_only_str_or_number_types() -> None:
     assert list(table["Job id"]) == ["b", "a"]
     # User text stays exactly as typed (gradio escapes str cells), on one line.
     assert table.loc[1, "Model"] == "<img src=x onerror=alert(1)> second line"
-    assert table.loc[1, "accuracy"] == pytest.approx(0.8123)
+    assert table.loc[1, "accuracy"] == "0.8123"  # no interval computed: the plain score
     assert table.loc[0, "Submitted"] == "2026-01-01 00:01 UTC"
+
+
+def test_each_row_shows_how_many_entries_its_submitter_has() -> None:
+    frame = results([("a", 0.9, 0), ("b", 0.8, 1), ("c", 0.7, 2), ("d", 0.6, 3)])
+    frame["submitter"] = ["ten-tries", "once", "ten-tries", "ten-tries"]
+    table = board_table(frame, BENCH)
+    assert dict(zip(table["Job id"], table["Entries"], strict=True)) == {
+        "a": 3,
+        "b": 1,
+        "c": 3,
+        "d": 3,
+    }
+    assert columns(BENCH).datatypes[columns(BENCH).headers.index("Entries")] == "number"
+
+
+def test_the_primary_score_shows_its_interval_and_rows_their_band() -> None:
+    frame = results([("a", 0.85171, 0), ("b", 0.8412, 1), ("c", 0.6, 2)])
+    frame["split_scores"] = [
+        [{"split": "public", "metric": "accuracy", "value": 0.85171, "ci_low": 0.8407,
+          "ci_high": 0.8627}],
+        [{"split": "public", "metric": "accuracy", "value": 0.8412, "ci_low": None,
+          "ci_high": None}],
+        [],
+    ]  # fmt: skip
+    frame["band"] = [1, 1, None]
+    table = board_table(frame, BENCH)
+    assert list(table["accuracy"]) == ["0.8517 ± 0.011", "0.8412", "0.6000"]
+    assert list(table["Band"]) == ["1", "1", ""]
+
+
+def test_an_unreleased_score_counts_as_an_entry_but_takes_no_place() -> None:
+    frame = results([("a", 0.9, 0), ("b", float("nan"), 1), ("c", 0.7, 2)])
+    frame["submitter"] = ["ladder", "ladder", "other"]
+    table = board_table(frame, BENCH)
+    assert list(table["Job id"]) == ["a", "c"]
+    assert list(table["Entries"]) == [2, 1]
 
 
 def test_an_empty_board_still_has_its_headers() -> None:
@@ -86,6 +121,23 @@ def test_best_over_time_keeps_only_improvements_and_extends_to_the_last() -> Non
     curve = best_over_time(frame, BENCH)
     assert list(curve["best"]) == [0.5, 0.7, 0.7]
     assert list(curve["time"].dt.minute) == [0, 2, 3]
+
+
+def test_the_plot_shows_the_interval_around_the_best_so_far() -> None:
+    from heldout.leaderboard.plot import progress_svg
+
+    frame = results([("a", 0.5, 0), ("b", 0.4, 1), ("c", 0.7, 2), ("d", 0.6, 3)])
+    frame["split_scores"] = [
+        [{"split": "public", "metric": "accuracy", "value": v, "ci_low": v - 0.02,
+          "ci_high": v + 0.02}]
+        for v in (0.5, 0.4, 0.7, 0.6)
+    ]  # fmt: skip
+    curve = best_over_time(frame, BENCH)
+    assert list(curve["low"].round(2)) == [0.48, 0.68, 0.68]  # the best row's interval
+    assert list(curve["high"].round(2)) == [0.52, 0.72, 0.72]
+    assert 'id="progress-interval"' in progress_svg(curve, "accuracy")
+    plain = best_over_time(results([("a", 0.5, 0)]), BENCH)
+    assert 'id="progress-interval"' not in progress_svg(plain, "accuracy")
 
 
 def test_markdown_escaping_leaves_no_markup() -> None:
@@ -127,6 +179,26 @@ def test_my_submissions_show_place_scores_and_reasons() -> None:
     assert rows["d"][4] == "accuracy 0.7500, macro_f1 0.5000" and rows["d"][3] == ""
     assert rows["r"][6] == "rejected by a reviewer: copied"
     assert pending_choices([waiting, done]) == [(f"w ({waiting.job_id})", waiting.job_id)]
+
+
+def test_under_the_ladder_my_submissions_say_why_a_score_was_not_released() -> None:
+    from heldout.queue.release import Release
+
+    scores = {"accuracy": 0.81234, "macro_f1": 0.7}
+    shown = Release(0.81, True, 0.012, 0.01, "j1")
+    kept = Release(0.81, False, 0.015, 0.01, "j1")
+    released = entry("up", JobStatus.FINISHED, scores=scores, release=shown)
+    held = entry("same", JobStatus.FINISHED, scores={**scores, "accuracy": 0.8177}, release=kept)
+    table = mine_table([released, held], {}, BENCH)
+    rows = {row[1]: row for row in table.itertuples(index=False)}
+    assert rows["up"][4] == "accuracy 0.81, macro_f1 0.7"  # rounded to the resolution
+    assert rows["same"][4] == "not released"
+    assert "0.8177" not in " ".join(map(str, rows["same"]))
+    assert "did not beat your shown best (0.81)" in rows["same"][6]
+    assert "significant margin" in rows["same"][6]
+    # after the reveal, the full scores
+    after = mine_table([held], {}, BENCH, revealed=True)
+    assert after.iloc[0, 4] == "accuracy 0.8177, macro_f1 0.7000"
 
 
 def test_flag_details_are_not_shown_to_the_submitter() -> None:

@@ -1,0 +1,288 @@
+"""The evaluator's honest numbers: each job's intervals, the Ladder's decision, and the
+tied bands at the top of the board.
+
+Only the evaluator holds the labels and every prediction file, so only it can compute
+these. Everything that touches per-example values runs in the scoring child process
+(`runner.run_in_child`), since the per-example view is the benchmark's own code; what
+comes back is intervals, a `Release` and band numbers, never per-example values.
+
+- Intervals: every split score gets `ci_low`/`ci_high` (95% percentile bootstrap,
+  B = 1000, fixed seed; `results.CI_METHOD` records it in the row).
+- The Ladder (`[review] release = "ladder"`): a submitter's jobs are decided one at a
+  time (a lock per submitter); the previous best comes from this worker's memory or
+  from the submitter's entries, and its predictions are read again from the queue.
+- Bands: after a finish that changed the top `band_rows` rows of the live board, the
+  top rows are compared (`stats.tied_bands`) and their `band` column is rewritten in
+  one commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+
+from heldout.config import Config
+from heldout.errors import ConfigError
+from heldout.evaluator import stats
+from heldout.evaluator.per_example import find_hook, intervals, split_views, views
+from heldout.evaluator.scoring import SplitResult, _align, score_splits
+from heldout.predictions import read_predictions
+from heldout.queue.entry import Entry, iso
+from heldout.queue.jobs import JobQueue
+from heldout.queue.release import Release, published_scores
+from heldout.queue.splits import PUBLIC, SPLIT_COLUMN, WHOLE, SplitScore, metrics_of
+from heldout.queue.status import JobStatus
+
+log = logging.getLogger("heldout.evaluator")
+
+Run = Callable[[tuple[Any, ...]], Any]  # sends a request to the scoring child
+
+
+def in_child(request: tuple[Any, ...], truth: pd.DataFrame, scorer: Any, config: Config) -> Any:
+    """What the long-lived scoring child does with a request (the test set and the scorer
+    were inherited at fork time): ("score", frame, job_id, best) or ("bands", frames)."""
+    if request[0] == "bands":
+        return band_numbers(request[1], truth, scorer, config)
+    _, frame, job_id, best = request
+    return score_job(frame, truth, scorer, config, job_id, best)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """What the scoring child sends back for one job."""
+
+    result: SplitResult
+    release: Release | None = None
+
+
+def ranked_split(truth: pd.DataFrame) -> str:
+    """The split the live board ranks by."""
+    return PUBLIC if SPLIT_COLUMN in truth.columns else WHOLE
+
+
+def score_job(
+    frame: pd.DataFrame,
+    truth: pd.DataFrame,
+    scorer: Any,
+    config: Config,
+    job_id: str,
+    best: tuple[str, float, pd.DataFrame] | None = None,
+) -> Scoring:
+    """Scores, their intervals and (under the Ladder) the release decision. In the child."""
+    bench = config.benchmark
+    result = score_splits(frame, truth, scorer, bench)
+    hook = find_hook(scorer)
+    if hook is None:
+        return Scoring(result)
+    by_split = split_views(views(_align(frame, truth, bench.id_column), truth, hook, bench), truth)
+    if SPLIT_COLUMN in truth.columns:
+        items = result.split_scores
+    else:  # the whole set: its scores become one "all" split, to carry the intervals
+        items = tuple(SplitScore(WHOLE, m, v) for m, v in sorted(result.scores.items()))
+    scores = {part: metrics_of(items, part) for part in by_split}
+    found = intervals(by_split, scores)
+    items = tuple(_with_interval(s, found.get(s.split, {}).get(s.metric)) for s in items)
+    result = replace(result, split_scores=items)
+    if config.review.release != "ladder":
+        return Scoring(result)
+    part, primary = ranked_split(truth), bench.primary_metric
+    new = by_split[part][primary]
+    best_view, shown, best_job = None, None, job_id
+    if best is not None:
+        best_job, shown, best_frame = best
+        aligned = _align(best_frame, truth, bench.id_column)
+        best_view = split_views(views(aligned, truth, hook, bench), truth)[part][primary]
+    step = stats.ladder_step(
+        new,
+        best_view,
+        shown,
+        level=config.review.band_level,
+        higher_is_better=bench.higher_is_better,
+    )
+    release = Release(
+        shown=step.shown,
+        updated=step.updated,
+        margin=step.margin,
+        resolution=step.resolution,
+        best_job=job_id if step.updated else best_job,
+        level=config.review.band_level,
+    )
+    return Scoring(result, release)
+
+
+def _with_interval(score: SplitScore, interval: stats.Interval | None) -> SplitScore:
+    if interval is None:
+        return score
+    return replace(score, ci_low=interval.low, ci_high=interval.high)
+
+
+def band_numbers(
+    frames: list[pd.DataFrame], truth: pd.DataFrame, scorer: Any, config: Config
+) -> list[int]:
+    """The tied bands of prediction sets given in board order. In the child."""
+    bench = config.benchmark
+    hook = find_hook(scorer)
+    if hook is None:
+        return []
+    part = ranked_split(truth)
+    rows = [
+        split_views(views(_align(f, truth, bench.id_column), truth, hook, bench), truth)[part][
+            bench.primary_metric
+        ]
+        for f in frames
+    ]
+    return stats.tied_bands(
+        rows, level=config.review.band_level, higher_is_better=bench.higher_is_better
+    )
+
+
+class Honest:
+    """One worker's side of intervals, the Ladder and bands."""
+
+    def __init__(self, queue: JobQueue, config: Config, read: Callable[[Entry], bytes]) -> None:
+        self.queue = queue
+        self.config = config
+        self._read = read  # a store read with the worker's retries
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._guard = threading.Lock()
+        self._ladder: dict[str, tuple[str, float]] = {}  # submitter -> (job shown, shown)
+        self._top: tuple[str, ...] | None = None  # the top rows whose bands were published
+        self._dirty = False
+        self._scores: dict[str, tuple[float, str]] | None = None  # job -> (shown, submitted)
+
+    def check(self, scorer: Any) -> None:
+        if self.config.review.release == "ladder" and find_hook(scorer) is None:
+            raise ConfigError(
+                'review.release = "ladder" needs a scorer with a per_example view (see the '
+                "example scorer); this one has none"
+            )
+
+    # ---- per job (scoring threads) -------------------------------------------------
+
+    def score(self, entry: Entry, frame: pd.DataFrame, run: Run) -> Scoring:
+        if self.config.review.release != "ladder":
+            return run(("score", frame, entry.job_id, None))
+        with self._guard:
+            lock = self._locks[entry.submitter]
+        with lock:  # one decision at a time per submitter, each against the last
+            best = self._previous_best(entry.submitter)
+            out = run(("score", frame, entry.job_id, best))
+            if out.release is not None:
+                self._ladder[entry.submitter] = (out.release.best_job, out.release.shown)
+            return out
+
+    def _previous_best(self, user: str) -> tuple[str, float, pd.DataFrame] | None:
+        known = self._ladder.get(user)
+        if known is None:
+            decided = [e for e in self.queue.jobs(user=user) if e.release is not None]
+            if not decided:
+                return None
+            last = max(decided, key=lambda e: (e.finished_at or "", e.job_id))
+            known = (last.release.best_job, last.release.shown)  # type: ignore[union-attr]
+        job_id, shown = known
+        best = self.queue.get(job_id)
+        data = self._read(best)
+        bench, limits = self.config.benchmark, self.config.limits
+        return job_id, shown, read_predictions(data, best.format, bench, limits.max_file_bytes)
+
+    # ---- after a finish (the loop thread) --------------------------------------------
+
+    def after_finish(self, moved: list[Entry]) -> None:
+        """Follow the live board's top from this worker's own finishes (no request); when
+        it changed, `settle` recomputes the bands once the queue is quiet, so a burst of
+        jobs costs one look and at most one commit, and a job below the top costs none."""
+        primary = self.config.benchmark.primary_metric
+        for e in moved:
+            if e.status is JobStatus.FINISHED and e.scores:
+                shown = published_scores(e.scores, e.release)[primary]
+                if self._scores is not None and shown is not None:
+                    self._scores[e.job_id] = (shown, e.submitted_at)
+                self._dirty = True
+
+    def settle(self, truth: pd.DataFrame, scorer: Any, run: Run) -> None:
+        """Recompute the bands if the top of the live board changed since they were last
+        published. Never raises: a failure here must not stop the worker."""
+        if not self._dirty or self.queue.results is None or find_hook(scorer) is None:
+            return
+        try:
+            self._bands(truth, scorer, run)
+            self._dirty = False
+        except Exception:
+            log.exception("could not recompute the tied bands; trying again later")
+
+    def _top_ids(self) -> tuple[str, ...]:
+        assert self._scores is not None
+        sign = -1.0 if self.config.benchmark.higher_is_better else 1.0
+        order = sorted(self._scores.items(), key=lambda kv: (sign * kv[1][0], kv[1][1], kv[0]))
+        return tuple(job for job, _ in order[: self.config.review.band_rows])
+
+    def _bands(self, truth: pd.DataFrame, scorer: Any, run: Run) -> None:
+        results = self.queue.results
+        assert results is not None
+        frame = None
+        if self._scores is None:  # once per worker: the board as published so far
+            frame = results.read()
+            live = frame.dropna(subset=["primary_score"])
+            self._scores = {
+                j: (float(v), iso(t))
+                for j, v, t in zip(
+                    live["job_id"], live["primary_score"], live["submitted_at"], strict=True
+                )
+            }
+        ids = self._top_ids()
+        if ids == self._top:
+            return
+        bench, limits = self.config.benchmark, self.config.limits
+        frames = [
+            read_predictions(self._read(e), e.format, bench, limits.max_file_bytes)
+            for e in (self.queue.get(j) for j in ids)
+        ]
+        numbers = run(("bands", frames))
+        wanted = dict(zip(ids, numbers, strict=True))
+        frame = results.read() if frame is None else frame
+        old = dict(zip(frame["job_id"], frame["band"], strict=True))
+        changed = [j for j in frame["job_id"] if _band(old.get(j)) != wanted.get(j)]
+        if changed:
+            rows = frame[frame["job_id"].isin(changed)].to_dict("records")
+            for row in rows:
+                row["band"] = wanted.get(row["job_id"])
+            results.upsert([_plain(r) for r in rows])
+            log.info("tied bands: %s", ", ".join(f"{j}={wanted.get(j)}" for j in changed))
+        self._top = ids
+
+
+def _band(value: Any) -> int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    return int(value)
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """A row read back from parquet, as `Results.upsert` takes it: nulls as None."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key == "split_scores":
+            value = [
+                {k: (None if _missing(v) else v) for k, v in item.items()}
+                for item in (value if value is not None else [])
+            ]
+        elif _missing(value):
+            value = None
+        out[key] = value
+    return out
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+__all__ = ["Honest", "Scoring", "band_numbers", "ranked_split", "score_job"]
