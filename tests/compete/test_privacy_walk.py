@@ -28,7 +28,7 @@ from app_support import Arena
 from huggingface_hub import HfApi, hf_hub_download
 from lb_support import Api, ApiError, job_id_in, sign_in
 
-from heldout.queue.splits import PRIVATE, PUBLIC, metrics_of
+from heldout.queue.splits import PRIVATE, PUBLIC
 from heldout.queue.status import JobStatus
 
 pytestmark = pytest.mark.slow
@@ -40,12 +40,22 @@ def forms(value: float) -> set[str]:
     return {repr(value), f"{value:.4f}", f"{value:.6f}"}
 
 
+def _numbers(scores: Any, split: str) -> set[float]:
+    """A split's values and the bounds of their intervals."""
+    found = set()
+    for item in scores:
+        if item.split == split:
+            found |= {v for v in (item.value, item.ci_low, item.ci_high) if v is not None}
+    return found
+
+
 def secrets_of(arena: Arena) -> tuple[set[str], set[float]]:
-    """The private scores as text a page could show and as numbers a file could hold,
-    minus anything that equals (or is part of) a public score."""
+    """The private scores (and their interval bounds) as text a page could show and as
+    numbers a file could hold, minus anything that equals (or is part of) a public
+    number: on a small test set a public interval bound can equal a private score."""
     entries = arena.queue().jobs(JobStatus.FINISHED)
-    private = {v for e in entries for v in metrics_of(e.split_scores, PRIVATE).values()}
-    public = {v for e in entries for v in metrics_of(e.split_scores, PUBLIC).values()}
+    private = {v for e in entries for v in _numbers(e.split_scores, PRIVATE)}
+    public = {v for e in entries for v in _numbers(e.split_scores, PUBLIC)}
     public_text = {f for v in public for f in forms(v)}
     text = {f for v in private for f in forms(v) if not any(f in p for p in public_text)}
     return text, private - public
@@ -85,6 +95,8 @@ def results_history(arena: Arena, tmp: Path) -> tuple[list[str], list[float], in
             raw = Path(path).read_bytes()
             if name.endswith(".parquet"):
                 rows = pq.read_table(io.BytesIO(raw)).to_pylist()
+                for row in rows:
+                    texts.extend(f"split:{i['split']}" for i in row.get("split_scores") or [])
                 for value in walk_values(rows):
                     if isinstance(value, float) and math.isfinite(value):
                         numbers.append(value)
@@ -178,12 +190,14 @@ def test_no_private_score_reaches_any_public_surface_before_the_reveal(
     assert commits >= 2
     assert leaks(corpus, text_secrets) == []
     assert leaks(texts, text_secrets) == []
+    assert f"split:{PRIVATE}" not in texts  # no private item in any row of any commit
     assert sorted(set(numbers) & number_secrets) == []
 
     # The reveal publishes them, and the same walk finds them: it can see a leak.
     arena.reveal()
     after_texts, after_numbers, _ = results_history(arena, tmp_path)
     assert number_secrets <= set(after_numbers)
+    assert f"split:{PRIVATE}" in after_texts
     mine = api.mine(cookies["alice"])
     assert any(s in json.dumps(mine) for s in text_secrets)
     board = json.dumps(api.call("board", [""]))
