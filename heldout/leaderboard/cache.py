@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from heldout.config import BenchmarkConfig, PhasesConfig
-from heldout.errors import NotFound, StoreError
+from heldout.errors import StoreError
 from heldout.leaderboard.competition import final_table, late_mask
 from heldout.leaderboard.ranking import best_over_time, board_table
 from heldout.queue.results import Results
@@ -122,7 +122,5 @@ class BoardCache:
         return built
 
     def _record(self, head: str) -> RevealRecord | None:
-        try:
-            return RevealRecord.from_json(self.results.store.read(RECORD, revision=head))
-        except NotFound:
-            return None
+        data = self.results.read_file(RECORD, revision=head)
+        return None if data is None else RevealRecord.from_json(data)

@@ -148,6 +148,11 @@ class Results:
         """The results repo's head: one cheap request; the board caches by it."""
         return self.store.head()
 
+    def read_file(self, path: str, revision: str | None = None) -> bytes | None:
+        """A file of the results repo other than the rows (the reveal record, the card),
+        or None when it is not there."""
+        return read_many(self.store, [path], revision or self.store.head())[path]
+
     def revealed(self) -> bool:
         """Whether the reveal is published (its record is in the repo, see `reveal.py`):
         rows written from then on carry the private split scores too."""

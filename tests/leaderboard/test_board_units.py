@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 
 from heldout.config import BenchmarkConfig
-from heldout.errors import NotFound
 from heldout.leaderboard.cache import BoardCache
 from heldout.leaderboard.ranking import best_over_time, board_table, columns, rank, search
 from heldout.leaderboard.tables import mine_table, note, pending_choices
@@ -228,8 +227,6 @@ class FakeStore:
         self.heads += 1
         return self.current
 
-    def read(self, path: str, revision: str | None = None) -> bytes:
-        raise NotFound(path)  # no reveal.json: the competition is not revealed
 
 
 class FakeResults:
@@ -244,6 +241,9 @@ class FakeResults:
 
     def version(self) -> str:
         return self.store.head()
+
+    def read_file(self, path: str, revision: str | None = None) -> bytes | None:
+        return None  # no reveal.json: the competition is not revealed
 
 
 def test_the_cache_reads_once_per_ttl_and_rebuilds_only_when_the_head_moves() -> None:
