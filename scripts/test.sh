@@ -23,5 +23,8 @@ echo "== installing heldout with its test extra"
 echo "== ruff"
 .venv/bin/ruff check heldout tests bench
 
+echo "== benchmarks whose figures CI prints"
+.venv/bin/python bench/bench_stats.py
+
 echo "== pytest"
 exec .venv/bin/python -m pytest -q -p no:cacheprovider --durations=15 "$@"

@@ -29,6 +29,7 @@ import os
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -143,14 +144,16 @@ def attack(root: Path, release: str) -> dict[str, float]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
-def test_the_ladder_defeats_the_boosting_attack(tmp_path: Path) -> None:
+def test_the_ladder_defeats_the_boosting_attack(tmp_path: Path, capsys: Any) -> None:
     everything = attack(tmp_path / "all", "all")
     ladder = attack(tmp_path / "ladder", "ladder")
-    for name, run in (("all", everything), ("ladder", ladder)):
-        print(
-            f'release = "{name}": {RANDOM_VECTORS} random vectors, {run["released"]} scores '
-            f"shown, {run['kept']} kept; board {run['public']:.4f}, private "
-            f"{run['private']:.4f}, public-minus-private gap {run['gap']:+.4f}"
-        )
+    with capsys.disabled():  # the figures show in CI's output, not only on failure
+        for name, run in (("all", everything), ("ladder", ladder)):
+            print(
+                f'\nattack test, release = "{name}": {RANDOM_VECTORS} random vectors, '
+                f"{run['released']} scores shown, {run['kept']} kept; board "
+                f"{run['public']:.4f}, private {run['private']:.4f}, "
+                f"public-minus-private gap {run['gap']:+.4f}"
+            )
     assert everything["gap"] > 0.05  # the attack works when every score is released
     assert ladder["gap"] <= everything["gap"] / 3
