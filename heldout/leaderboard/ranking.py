@@ -48,11 +48,11 @@ def columns(benchmark: BenchmarkConfig) -> Columns:
     datatypes = ["number", "str", "str", "markdown", "str", "number", "str"]
     datatypes += ["number"] * len(others) + ["str"] * 3
     n = len(others)
-    rest = 100 - (4 + 4 + 10 + 10 + 8 + 5 + 10 + 7 * n + 16 + 21)
+    rest = 100 - (4 + 4 + 10 + 8 + 8 + 5 + 13 + 7 * n + 16 + 21)
     widths = None
     if rest >= 4:
         # Wide enough for a whole job id (25 characters) and a whole UTC time: never cut off.
-        widths = ["4%", "4%", "10%", "10%", "8%", "5%", "10%", *["7%"] * n, "16%", f"{rest}%"]
+        widths = ["4%", "4%", "10%", "8%", "8%", "5%", "13%", *["7%"] * n, "16%", f"{rest}%"]
         widths.append("21%")
     return Columns(headers, datatypes, widths)
 
