@@ -347,7 +347,9 @@ def burst_heldout(
         contents,
     )
     pool = [Worker(open_queue(config), config, worker_id=f"{name}{k}") for k in range(workers)]
+    queue_repo, results_repo = repos(config)
     xet_before = COUNTER.of("-")["xet"]
+    submitted = COUNTER.of(queue_repo, results_repo)  # the workers' share starts here
     started = time.perf_counter()
     threads = [threading.Thread(target=w.run, kwargs={"once": True}) for w in pool]
     for t in threads:
@@ -355,12 +357,14 @@ def burst_heldout(
     for t in threads:
         t.join()
     drain = time.perf_counter() - started
-    queue_repo, results_repo = repos(config)
     counts = COUNTER.of(queue_repo, results_repo)
     counts["xet"] = COUNTER.of("-")["xet"] - xet_before  # nothing else uses Xet meanwhile
+    working = counts - submitted
+    working["xet"] = counts["xet"]
     counted = {  # before the bench's own checks below
         "queue_commits": COUNTER.of(queue_repo)["commit"],
         "counts": counts,
+        "working": working,  # from the workers' start to the drain
         "queue": COUNTER.of(queue_repo),
         "drain": drain,
     }
@@ -550,14 +554,23 @@ def main(argv: list[str] | None = None) -> int:
         split(one["counts"], n),
         "≤ 5",
     )
-    q4 = four["queue"]
+    q4, w4, w1 = four["queue"], four["working"], one["working"]
     lost = q4["commit 412"] / max(1, q4["commit"])
+    worker_lost = w4["commit 412"] / max(1, w4["commit"])
     ratio = requests(four["counts"]) / max(1, requests(one["counts"]))
+    working_ratio = requests(w4) / max(1, requests(w1))
     row(
         "requests per job, 4 workers vs 1; lost CAS races",
         "—",
         f"{ratio:.2f}× ({requests(four['counts']) / n:.2f} vs {requests(one['counts']) / n:.2f});"
         f" {lost:.1%} of {q4['commit']} commit attempts lost",
+        "≤ 1.3×; ≤ 10%",
+    )
+    row(
+        "... the workers' part only (from their start to the drain)",
+        "—",
+        f"{working_ratio:.2f}× ({requests(w4) / n:.2f} vs {requests(w1) / n:.2f}); "
+        f"{worker_lost:.1%} of {w4['commit']} worker commit attempts lost",
         "≤ 1.3×; ≤ 10%",
     )
     row(

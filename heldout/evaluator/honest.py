@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,6 +42,7 @@ from heldout.queue.splits import PUBLIC, SPLIT_COLUMN, WHOLE, SplitScore, metric
 from heldout.queue.status import JobStatus
 
 log = logging.getLogger("heldout.evaluator")
+BANDS_WAIT_SECONDS = 300.0  # longest the bands wait for other workers' jobs to finish
 
 Run = Callable[[tuple[Any, ...]], Any]  # sends a request to the scoring child
 
@@ -155,6 +157,7 @@ class Honest:
         self._ladder: dict[str, tuple[str, float]] = {}  # submitter -> (job shown, shown)
         self._top: tuple[str, ...] | None = None  # the top rows whose bands were published
         self._dirty = False
+        self._dirty_since: float | None = None
         self._scores: dict[str, tuple[float, str]] | None = None  # job -> (shown, submitted)
 
     def check(self, scorer: Any) -> None:
@@ -204,13 +207,29 @@ class Honest:
                 shown = published_scores(e.scores, e.release)[primary]
                 if self._scores is not None and shown is not None:
                     self._scores[e.job_id] = (shown, e.submitted_at)
-                self._dirty = True
+                if not self._dirty:
+                    self._dirty, self._dirty_since = True, time.monotonic()
 
-    def settle(self, truth: pd.DataFrame, scorer: Any, run: Run) -> None:
+    def settle(
+        self,
+        truth: pd.DataFrame,
+        scorer: Any,
+        run: Run,
+        others_busy: Callable[[], bool] | None = None,
+    ) -> None:
         """Recompute the bands if the top of the live board changed since they were last
-        published. Never raises: a failure here must not stop the worker."""
+        published. While other workers still hold jobs, the last of them to finish does
+        it (for at most BANDS_WAIT_SECONDS), so a burst shared by several workers costs
+        one recomputation, not one per worker. Never raises: a failure here must not
+        stop the worker."""
         if not self._dirty or self.queue.results is None or find_hook(scorer) is None:
             return
+        waited = time.monotonic() - (self._dirty_since or time.monotonic())
+        try:
+            if others_busy is not None and waited < BANDS_WAIT_SECONDS and others_busy():
+                return
+        except Exception:  # the check is a courtesy: without it, recompute now
+            log.debug("could not see whether other workers are busy", exc_info=True)
         try:
             self._bands(truth, scorer, run)
             self._dirty = False
@@ -226,27 +245,28 @@ class Honest:
     def _bands(self, truth: pd.DataFrame, scorer: Any, run: Run) -> None:
         results = self.queue.results
         assert results is not None
-        frame = None
-        if self._scores is None:  # once per worker: the board as published so far
-            frame = results.read()
-            live = frame.dropna(subset=["primary_score"])
-            self._scores = {
-                j: (float(v), iso(t))
-                for j, v, t in zip(
-                    live["job_id"], live["primary_score"], live["submitted_at"], strict=True
-                )
-            }
+        if self._scores is not None and self._top_ids() == self._top:
+            return  # this worker's finishes did not change the top
+        frame = results.read()  # the board as published, other workers' rows included
+        live = frame.dropna(subset=["primary_score"])
+        self._scores = {
+            j: (float(v), iso(t))
+            for j, v, t in zip(
+                live["job_id"], live["primary_score"], live["submitted_at"], strict=True
+            )
+        }
         ids = self._top_ids()
-        if ids == self._top:
+        banded = set(frame["job_id"][frame["band"].map(_band).notna()])
+        if ids == self._top or banded == set(ids):
+            self._top = ids  # bands are a function of the top rows: another worker did it
             return
         bench, limits = self.config.benchmark, self.config.limits
         frames = [
             read_predictions(self._read(e), e.format, bench, limits.max_file_bytes)
-            for e in (self.queue.get(j) for j in ids)
+            for e in self.queue.get_many(list(ids), JobStatus.FINISHED)
         ]
         numbers = run(("bands", frames))
         wanted = dict(zip(ids, numbers, strict=True))
-        frame = results.read() if frame is None else frame
         old = dict(zip(frame["job_id"], frame["band"], strict=True))
         changed = [j for j in frame["job_id"] if _band(old.get(j)) != wanted.get(j)]
         if changed:

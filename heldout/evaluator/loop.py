@@ -9,6 +9,7 @@ what the last poll saw.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -25,10 +26,14 @@ log = logging.getLogger("heldout.evaluator")
 
 Outcome = Scored | JobError | None  # None: not scored, give the job back
 FLUSH_SECONDS = 2.0  # longest a scored job waits to share its settle commit with others
+# ... with other workers in sight: every commit may make theirs lose the CAS race, so
+# settle once per batch (which also claims the next), or after this long
+CONTENDED_FLUSH_SECONDS = 10.0
 CONTENTION_SECONDS = 300.0  # after losing a direct job to another worker, lease this long
 RECONCILE_SECONDS = 3600.0  # an idle worker checks results against the queue this often
 ERROR_PAUSE = 5.0  # before trying a failed commit again when the Hub gave no Retry-After
 PUBLISH_SECONDS = 5.0  # longest a result waits to share its results commit with others
+CONTENDED_PUBLISH_SECONDS = 20.0  # ... with other workers publishing too
 
 
 class Loop:
@@ -57,6 +62,8 @@ class Loop:
         self.lost_reply = False
         self.contended_until = 0.0  # monotonic: lease instead of direct until then
         self.idle_wait = worker.settings.poll_seconds
+        self.busy_wait_more = worker.settings.poll_seconds  # between looks for more, while busy
+        self.next_take = 0.0  # monotonic: a busy worker's next look for more
         self.reconciled_at = -RECONCILE_SECONDS
         self.leasing = False  # the last jobs were claimed: the next claim rides on the settle
         self.owed_since: float | None = None  # when results rows first waited to be written
@@ -68,22 +75,34 @@ class Loop:
         self.reconcile()
         while not self.control.stopping:
             if self.control.woken():
-                self.idle_wait = self.w.settings.poll_seconds
+                self.idle_wait = self.busy_wait_more = self.w.settings.poll_seconds
+                self.next_take = 0.0
             self.collect()
             self.protect()
             if self.done and self.flush_due():
                 self.flush()
             if self.publish_due():
                 self.publish()
-            busy_leasing = self.leasing and (self.inflight or self.done)
-            if not self.waiting() and not busy_leasing and not self.control.commits_paused():
+            busy = bool(self.inflight or self.done)
+            busy_leasing = self.leasing and busy
+            due = not busy or time.monotonic() >= self.next_take
+            if (
+                due
+                and not self.waiting()
+                and not busy_leasing
+                and not self.control.commits_paused()
+            ):
                 idle = not self.inflight and not self.done
                 if self.once and idle:
                     self.must_look = True  # burst mode: one last look, then stop
                 got = self.take()
                 if got:
-                    self.idle_wait = self.w.settings.poll_seconds
+                    self.idle_wait = self.busy_wait_more = self.w.settings.poll_seconds
+                    self.next_take = 0.0
                     continue
+                if busy:  # nothing more yet: while busy, look for more less and less often
+                    self.next_take = time.monotonic() + self.busy_wait_more
+                    self.busy_wait_more = min(2 * self.busy_wait_more, self.longest_wait())
                 if got is not None and self.once and idle and not self.queue.owed:
                     return
             if self.inflight or self.done or self.direct:
@@ -96,18 +115,21 @@ class Loop:
                 self.w.idle()  # a scheduled reveal that is due
                 self.control.idle(self.next_idle_wait())
 
-    def next_idle_wait(self) -> float:
-        """Polls slow down while nothing happens, and speed up again when work comes."""
+    def longest_wait(self) -> float:
         s = self.w.settings
-        longest = max(
+        return max(
             s.poll_seconds, s.webhook_poll_seconds if self.w.webhook else s.idle_poll_seconds
         )
+
+    def next_idle_wait(self) -> float:
+        """Polls slow down while nothing happens, and speed up again when work comes."""
+        longest = self.longest_wait()
         wait = self.idle_wait
         # With a webhook, polling is only the fallback for a lost call: rare at once.
         self.idle_wait = longest if self.w.webhook else min(longest, self.idle_wait * 2)
         if self.wake_at is not None:  # a lease we saw runs out: look then
             until = (self.wake_at - self.queue.clock()).total_seconds()
-            wait = min(wait, max(until, s.poll_seconds))
+            wait = min(wait, max(until, self.w.settings.poll_seconds))
         budget = governor().snapshot()
         if budget.api_calls_5min > 0.8 * budget.api_limit_5min:  # the token is shared
             wait = max(wait, longest)
@@ -130,6 +152,9 @@ class Loop:
             self.done.append((entry, future.result()))
 
     def flush_due(self) -> bool:
+        if time.monotonic() < self.contended_until:  # once a batch: when the next may ride
+            ready = self.leasing and not self.waiting()
+            return ready or time.monotonic() - self.first_done >= CONTENDED_FLUSH_SECONDS
         return (
             not self.inflight
             or len(self.done) >= self.w.config.queue.claim_batch
@@ -139,7 +164,12 @@ class Loop:
     def busy_wait(self) -> float:
         wait = self.w.settings.poll_seconds
         if self.done:
-            wait = min(wait, max(0.0, FLUSH_SECONDS - (time.monotonic() - self.first_done)))
+            longest = (
+                CONTENDED_FLUSH_SECONDS
+                if time.monotonic() < self.contended_until
+                else FLUSH_SECONDS
+            )
+            wait = min(wait, max(0.0, longest - (time.monotonic() - self.first_done)))
         return max(wait, min(self.control.commits_paused(), self.w.settings.poll_seconds), 0.01)
 
     # ---- committing ------------------------------------------------------------------
@@ -155,7 +185,7 @@ class Loop:
         asked = [e.job_id for e, _ in outcomes]
         started = time.monotonic()
         riding = self.leasing and not self.control.stopping and not self.waiting()
-        take = self.batch if riding else 0
+        take = self.sized(self.base()) if riding else 0
         try:
             if asked or take:
                 moved, more = self.queue.settle_and_claim(
@@ -188,6 +218,7 @@ class Loop:
         self.w.release(unscored)
         self.must_look = True  # failed jobs may be back in PENDING for another try
         if more is not None and take:
+            self.batch = take
             self.took_leased(more)
             self.submit(more.jobs)
             self.leasing = bool(more.jobs)
@@ -201,7 +232,10 @@ class Loop:
         if self.owed_since is None:
             self.owed_since = time.monotonic()
         idle = not self.inflight and not self.done
-        return idle or time.monotonic() - self.owed_since >= PUBLISH_SECONDS
+        longest = PUBLISH_SECONDS
+        if time.monotonic() < self.contended_until:  # every worker publishes: less often
+            longest = CONTENDED_PUBLISH_SECONDS
+        return idle or time.monotonic() - self.owed_since >= longest
 
     def publish(self) -> None:
         self.owed_since = None
@@ -263,7 +297,7 @@ class Loop:
             expired = self.wake_at is not None and self.queue.clock() >= self.wake_at
             if head == self.seen_head and not expired and not self.must_look:
                 return []
-            jobs = self.look_or_claim(max(w.concurrency, w.config.queue.claim_batch), head)
+            jobs = self.look_or_claim(self.base(), head)
         except Exception as exc:
             log.warning("could not reach the queue (%s); trying again at the next poll", exc)
             return None
@@ -301,13 +335,7 @@ class Loop:
                 return seen.jobs
             if not seen.jobs and not seen.expired:
                 return []
-        if expected is not None:  # quick jobs: a bigger batch spreads each commit wider,
-            for factor in (16, 4):  # most of all with company, where commits collide
-                if (factor < 16 or now < self.contended_until) and (
-                    w.expected_seconds(limit * factor) or 0.0
-                ) < s.direct_seconds:
-                    limit *= factor
-                    break
+        limit = self.sized(limit)
         try:
             claimed = self.queue.claim(w.worker_id, limit, self.cutoff, spread=True)
         except Exception as exc:
@@ -317,6 +345,27 @@ class Loop:
         self.batch = limit
         self.took_leased(claimed)
         return claimed.jobs
+
+    def base(self) -> int:
+        """The smallest batch worth a commit."""
+        return max(self.w.concurrency, self.w.config.queue.claim_batch)
+
+    def sized(self, limit: int) -> int:
+        """Quick jobs: a bigger batch spreads each commit wider, most of all with
+        company, where commits collide; still short enough not to need a renewal."""
+        w, s = self.w, self.w.settings
+        if w.expected_seconds(limit) is None:
+            return limit
+        contended = time.monotonic() < self.contended_until
+        for factor in (16, 4):
+            if (factor < 16 or contended) and (
+                w.expected_seconds(limit * factor) or 0.0
+            ) < s.direct_seconds:
+                limit *= factor
+                break
+        if contended:  # workers that started together drift apart instead of committing together
+            limit = round(limit * random.uniform(0.75, 1.25))
+        return limit
 
     def took_leased(self, claimed: Claimed) -> None:
         w = self.w

@@ -197,7 +197,7 @@ class Worker:
         try:
             loop.run()
             if once and not self.stop.is_set():  # a burst ends with its tied bands published
-                self.honest.settle(self._truth, self._scorer, self._in_child)
+                self.honest.settle(self._truth, self._scorer, self._in_child, self.others_busy)
         finally:
             self.queue.auto_publish = auto
             loop.shutdown()
@@ -247,7 +247,11 @@ class Worker:
             self._reveal = RevealTimer(self.queue)
         if self._reveal is not None:
             self._reveal.tick()
-        self.honest.settle(self._truth, self._scorer, self._in_child)  # tied bands, if stale
+        self.honest.settle(self._truth, self._scorer, self._in_child, self.others_busy)
+
+    def others_busy(self) -> bool:
+        """Whether other workers hold jobs now (one listing)."""
+        return bool(set(self.queue.ids(JobStatus.RUNNING)) - self.holds())
 
     def adopt(self) -> list[Entry]:
         """After a claim whose reply was lost: the jobs it took are ours, take them up."""

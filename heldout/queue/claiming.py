@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from heldout.config import Config
 from heldout.queue import moves
@@ -67,20 +67,58 @@ def pick(job_ids: list[str], limit: int, worker: str, spread: bool) -> list[str]
 
 
 Leases = dict[str, tuple[datetime, str]]  # RUNNING job -> (lease end, worker), as last read
+LEASE_CHECKS = 4  # a busy worker reads other workers' new leases this many times a lease
+
+
+@dataclass
+class LeaseWatch:
+    """What one worker knows of the RUNNING jobs' leases, and when it last read them all.
+
+    Reading every lease costs a download per job per worker. A worker needs them to
+    take over a dead worker's jobs, and to know when to look again; neither is urgent
+    while PENDING work fills its claims. So a busy worker reads the leases it has
+    never seen only every `lease_seconds / LEASE_CHECKS`, and a job whose lease ran
+    out is taken over at most that much later."""
+
+    known: Leases = field(default_factory=dict)
+    checked_at: datetime | None = None
+
+    def due(self, now: datetime, lease_seconds: float) -> bool:
+        next_check = self.next_check(lease_seconds)
+        return next_check is None or now >= next_check
+
+    def next_check(self, lease_seconds: float) -> datetime | None:
+        if self.checked_at is None:
+            return None
+        return self.checked_at + timedelta(seconds=lease_seconds / LEASE_CHECKS)
+
+    def saw(self, entries: list[Entry]) -> None:
+        """Leases this worker itself just committed: no need to read them back."""
+        for e in entries:
+            if e.status is JobStatus.RUNNING and e.lease_expires_at and e.worker:
+                self.known[e.job_id] = (parse_iso(e.lease_expires_at), e.worker)
 
 
 def _leases(
-    txn: Txn, running: list[str], now: datetime, worker: str, known: Leases
+    txn: Txn, running: list[str], now: datetime, worker: str, watch: LeaseWatch, lease: float
 ) -> tuple[list[Entry], datetime | None, bool]:
     """RUNNING entries whose lease ran out, the earliest lease still holding, and
     whether another worker holds one.
 
     A lease only ever moves later (renewals; a new claim is a new, later lease), so a
     lease read earlier that has not run out yet still holds: only jobs never seen, or
-    seen with a lease now over, are read again. Other workers' busy jobs cost nothing."""
+    seen with a lease now over, are read again, and the never-seen ones only when the
+    watch is due (the earliest lease then includes that next check). Other workers'
+    busy jobs cost nothing."""
+    full = watch.due(now, lease)
+    known = watch.known
     for job_id in [j for j in known if j not in running]:
         del known[job_id]
-    unknown = [j for j in running if j not in known or known[j][0] <= now or txn.has(j)]
+    unknown = [
+        j
+        for j in running
+        if (full and j not in known) or (j in known and known[j][0] <= now) or txn.has(j)
+    ]
     txn.prefetch([status_path(JobStatus.RUNNING, j) for j in unknown])
     expired, wake, others = [], None, False
     for job_id in running:
@@ -93,9 +131,16 @@ def _leases(
             if ends <= now:
                 expired.append(entry)
                 continue
+        if job_id not in known:  # not read yet: somebody else's, as ours are all known
+            others = True
+            check = watch.next_check(lease) or now  # look again when the watch is due
+            wake = min(wake or check, check)
+            continue
         ends, holder = known[job_id]
         wake = min(wake or ends, ends)
         others = others or holder != worker
+    if full:
+        watch.checked_at = now
     return expired, wake, others
 
 
@@ -108,7 +153,7 @@ def claim(
     accept: Callable[[str], bool],
     spread: bool = False,
     only: dict[str, Entry] | None = None,
-    known: Leases | None = None,
+    watch: LeaseWatch | None = None,
 ) -> Claimed:
     """Lease up to `limit` jobs: expired RUNNING ones first, then PENDING ones.
 
@@ -129,7 +174,8 @@ def claim(
     listed = [j for j in txn.list(JobStatus.PENDING) if accept(j)]
     pending = pick(listed, limit, worker, spread)
     txn.prefetch([status_path(JobStatus.PENDING, j) for j in pending])
-    expired, wake, others = _leases(txn, running, now, worker, {} if known is None else known)
+    watch = watch or LeaseWatch()
+    expired, wake, others = _leases(txn, running, now, worker, watch, q.lease_seconds)
     taken: list[Entry] = []
     for entry in expired:
         if entry.attempts >= q.max_attempts:
@@ -149,7 +195,8 @@ def look(
     limit: int,
     accept: Callable[[str], bool],
     spread: bool,
-    known: Leases | None = None,
+    watch: LeaseWatch | None = None,
+    lease_seconds: float = 0.0,
 ) -> Claimed:
     """PENDING jobs to score directly, with no commit. `expired` says a lease ran out
     (taking that job over needs a leased claim)."""
@@ -157,7 +204,8 @@ def look(
     listed = [j for j in txn.list(JobStatus.PENDING) if accept(j)]
     pending = pick(listed, limit, worker, spread)
     txn.prefetch([status_path(JobStatus.PENDING, j) for j in pending])
-    expired, wake, others = _leases(txn, running, now, worker, {} if known is None else known)
+    watch = watch or LeaseWatch()
+    expired, wake, others = _leases(txn, running, now, worker, watch, lease_seconds)
     jobs = [txn.listed_entry(j, JobStatus.PENDING) for j in pending]
     return Claimed(jobs, wake, bool(expired), len(listed), others)
 

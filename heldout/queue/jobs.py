@@ -28,7 +28,7 @@ from heldout.queue.status import JobStatus, status_path
 from heldout.queue.store import Store, read_many
 from heldout.queue.submission import Submission, accept
 from heldout.queue.txn import Txn, hash_path, retry_on_conflict, transact
-from heldout.queue.users import Quota, user_path
+from heldout.queue.users import IN_LINE, Quota, user_path
 
 T = TypeVar("T")
 OUT_OF_ATTEMPTS = moves.OUT_OF_ATTEMPTS  # the reason a submitter reads; tests check it
@@ -51,7 +51,7 @@ class JobQueue:
         self.clock = clock
         self.publisher = Publisher(results, config.benchmark) if results is not None else None
         self.publish_error: BaseException | None = None  # why the last publication failed
-        self._leases: claiming.Leases = {}  # RUNNING jobs' leases as last read
+        self._watch = claiming.LeaseWatch()  # RUNNING jobs' leases as last read
         # Publish right after each commit; a worker turns this off and publishes in
         # batches on its own schedule (`publish()`), so one results commit serves many.
         self.auto_publish = True
@@ -59,15 +59,17 @@ class JobQueue:
     def _txn(self, parent: str | None = None) -> Txn:
         return Txn(self.store, self.config.benchmark.primary_metric, parent)
 
-    def _transact(self, work: Callable[[Txn], T], message: str) -> T:
-        """Run `work` in a CAS transaction; then publish what its commit made true."""
+    def _transact(self, work: Callable[[Txn], T], message: str, recheck: bool = False) -> T:
+        """Run `work` in a CAS transaction; then publish what its commit made true.
+        `recheck`: a worker's transaction, which other workers may race (see `transact`)."""
         last: list[Txn] = []
 
         def tracked(txn: Txn) -> T:
             last[:] = [txn]
             return work(txn)
 
-        result = transact(self.store, self.config.benchmark.primary_metric, tracked, message)
+        primary = self.config.benchmark.primary_metric
+        result = transact(self.store, primary, tracked, message, recheck)
         txn = last[0]
         moved = [(txn.origin(j), e) for j, (_, e) in txn.changes.entries.items()]
         touches = any(JobStatus.FINISHED in (before, e.status) for before, e in moved)
@@ -132,6 +134,13 @@ class JobQueue:
     def get(self, job_id: str) -> Entry:
         return self._txn().entry(job_id)
 
+    def get_many(self, job_ids: list[str], hint: JobStatus | None = None) -> list[Entry]:
+        """Several jobs at one head: one batched read where they are in `hint`."""
+        txn = self._txn()
+        if hint is not None:
+            txn.prefetch([status_path(hint, j) for j in job_ids])
+        return [txn.entry(j, hint) for j in job_ids]
+
     def ids(self, status: JobStatus) -> list[str]:
         """Cheap: one listing of one status folder, oldest first."""
         return self._txn().list(status)
@@ -141,7 +150,9 @@ class JobQueue:
         if user is not None:
             index = txn.user(user).jobs
             where = {job_id: JobStatus(job.status) for job_id, job in index.items()}
-            txn.prefetch([status_path(s, j) for j, s in where.items()])  # one request on the Hub
+            paths = [status_path(s, j) for j, s in where.items()]
+            running = [status_path(JobStatus.RUNNING, j) for j, s in where.items() if s in IN_LINE]
+            txn.prefetch(paths + running)  # one request on the Hub
             found = [txn.entry(job_id, hint) for job_id, hint in where.items()]
             return sorted(
                 (e for e in found if status is None or e.status is status), key=lambda e: e.job_id
@@ -229,12 +240,15 @@ class JobQueue:
         limit = limit or self.config.queue.claim_batch
         accept = self._cutoff(submitted_by)
         wanted = {e.job_id: e for e in only} if only is not None else None
-        return self._transact(
+        claimed = self._transact(
             lambda txn: claiming.claim(
-                txn, worker, self.config, self.clock(), limit, accept, spread, wanted, self._leases
+                txn, worker, self.config, self.clock(), limit, accept, spread, wanted, self._watch
             ),
             f"Claim jobs for {worker}",
+            recheck=True,
         )
+        self._watch.saw(claimed.jobs)
+        return claimed
 
     def look(
         self,
@@ -256,7 +270,10 @@ class JobQueue:
         def attempt() -> Claimed:
             txn = self._txn(heads.pop() if heads else None)  # a lost race re-reads the head
             accept = lambda j: j not in skip and cutoff(j)  # noqa: E731
-            return claiming.look(txn, worker, self.clock(), limit, accept, spread, self._leases)
+            lease = self.config.queue.lease_seconds
+            return claiming.look(
+                txn, worker, self.clock(), limit, accept, spread, self._watch, lease
+            )
 
         return retry_on_conflict(attempt, "look at the queue")
 
@@ -270,20 +287,20 @@ class JobQueue:
         self, worker: str, job_ids: list[str], move: Callable[[Entry], Entry], message: str
     ) -> list[Entry]:
         def work(txn: Txn) -> list[Entry]:
-            mine = claiming.held(txn, job_ids, worker)
-            txn.prefetch([user_path(e.submitter) for e in mine])  # every move rewrites them
-            return [txn.put(move(e)) for e in mine]
+            return [txn.put(move(e)) for e in claiming.held(txn, job_ids, worker)]
 
         return self._transact(work, message)
 
     def renew(self, worker: str, job_ids: list[str]) -> list[Entry]:
         now, lease = self.clock(), self.config.queue.lease_seconds
-        return self._each_held(
+        renewed = self._each_held(
             worker,
             job_ids,
             lambda e: moves.renewed(e, worker, now, lease),
             f"Renew leases for {worker}",
         )
+        self._watch.saw(renewed)
+        return renewed
 
     def release(self, worker: str, job_ids: list[str], note: str = "released") -> list[Entry]:
         """Give jobs back untouched (a clean shutdown); the attempt does not count."""
@@ -335,12 +352,14 @@ class JobQueue:
             if not take:
                 return moved, Claimed([], None)
             more = claiming.claim(
-                txn, worker, self.config, now, take, accept, spread, known=self._leases
+                txn, worker, self.config, now, take, accept, spread, watch=self._watch
             )
             return moved, more
 
         message = f"Settle {n} job(s)" + (" and claim more" if take else "") + f" for {worker}"
-        return self._transact(work, message)
+        moved, more = self._transact(work, message, recheck=True)
+        self._watch.saw(more.jobs)
+        return moved, more
 
     def finish(self, worker: str, scored: list[Scored]) -> list[Entry]:
         """Move held jobs to FINISHED (or REVIEW when a rule flags the score)."""

@@ -18,6 +18,7 @@ A 412 or a 403 is never retried blindly: that would hide a real answer.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -214,6 +215,22 @@ def _server_says(exc: BaseException) -> str:
     return ""
 
 
+class WaitForWindow(wait_base):
+    """Full jitter, scaled to how long an attempt takes: the window in which another
+    writer's commit makes ours lose. Racers that lost together spread over a few such
+    windows instead of colliding again in lockstep; on a fast local store that is
+    milliseconds, on the Hub a second or so."""
+
+    def __init__(self, least: float = 0.02, most: float = 5.0) -> None:
+        self.least, self.most = least, most
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        n = retry_state.attempt_number
+        spent = (retry_state.outcome_timestamp or time.monotonic()) - retry_state.start_time
+        window = max(self.least, (spent - retry_state.idle_for) / n)
+        return random.uniform(0, min(self.most, window * 2**n))
+
+
 def retry_on_conflict(
     attempt: Callable[[], T],
     what: str,
@@ -222,12 +239,12 @@ def retry_on_conflict(
 ) -> T:
     """Call `attempt` (a whole read-plan-commit) until it does not lose a CAS race.
 
-    Full jitter keeps racing writers from colliding again in lockstep. Only `Conflict`
+    `WaitForWindow` keeps racing writers from colliding again in lockstep. Only `Conflict`
     is retried here: a transient failure was already retried inside the store, and a
     `TransientError` means its budget is spent."""
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(Conflict),
-        wait=tenacity.wait_random_exponential(multiplier=0.02, max=1.0),
+        wait=WaitForWindow(),
         stop=tenacity.stop_after_attempt(attempts),
         sleep=sleep,
         reraise=False,

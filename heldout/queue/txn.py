@@ -19,7 +19,7 @@ from heldout.queue.entry import Entry, check_job_id
 from heldout.queue.retry import retry_on_conflict  # also imported from here by callers
 from heldout.queue.status import JobStatus, check_transition, status_folder, status_path
 from heldout.queue.store import Add, Delete, Operation, Store, read_many
-from heldout.queue.users import UserIndex, user_path
+from heldout.queue.users import UserIndex, rewrites_index, user_path
 
 T = TypeVar("T")
 
@@ -75,12 +75,14 @@ class Txn:
         self._prefetched: dict[str, bytes | None] = {}
 
     def read(self, path: str) -> bytes | None:
-        if path in self._prefetched:
-            return self._prefetched[path]
-        try:
-            return self.store.read(path, revision=self.parent)
-        except NotFound:
-            return None
+        """The file at the parent (None: absent). Everything read is remembered: it is
+        what a `rebase` checks."""
+        if path not in self._prefetched:
+            try:
+                self._prefetched[path] = self.store.read(path, revision=self.parent)
+            except NotFound:
+                self._prefetched[path] = None
+        return self._prefetched[path]
 
     def prefetch(self, paths: list[str]) -> None:
         """Read these files at the parent in one go, where the backend can."""
@@ -89,7 +91,10 @@ class Txn:
             self._prefetched.update(read_many(self.store, wanted, self.parent))
 
     def list(self, status: JobStatus) -> list[str]:
-        """Job ids in one status folder, oldest first."""
+        """Job ids in one status folder, oldest first, at the live head.
+
+        A listing only guides choices (which jobs to look at); what a transaction
+        writes must follow from what it `read`s, so that a `rebase` stays correct."""
         paths = self.store.list(status_folder(status))
         return sorted(
             p.rsplit("/", 1)[-1].removesuffix(".json") for p in paths if p.endswith(".json")
@@ -142,15 +147,19 @@ class Txn:
         return self._users[name]
 
     def put(self, entry: Entry) -> Entry:
-        """Record the new version of a job and keep its owner's index in step.
+        """Record the new version of a job and keep its owner's index in step (when
+        the move changes what the index says; see `users.index_status`).
 
         Every version put here must be one checked move from the version this
         transaction holds (or, for a new job, from "not queued"): its last history
         event names the action, and the transition table must allow it."""
-        self._check_move(self._entries.get(entry.job_id), entry)
+        before = self._entries.get(entry.job_id)
+        self._check_move(before, entry)
         self._origin.setdefault(entry.job_id, None)
         self._entries[entry.job_id] = entry
         self.changes.entries[entry.job_id] = (self._origin[entry.job_id], entry)
+        if not rewrites_index(before.status if before else None, entry.status):
+            return entry  # a claim, renewal or retry: the index reads the same
         index = self.user(entry.submitter).with_entry(entry, self.primary_metric)
         self._users[entry.submitter] = index
         self.changes.users[entry.submitter] = index
@@ -186,13 +195,49 @@ class Txn:
             return None
         return self.store.commit(plan(self.changes), message, parent=self.parent)
 
+    def catch_up(self, moved: bool = False) -> bool:
+        """Move onto the current head if nothing this transaction read has changed
+        there, so its changes still follow from what it read. One head and one batched
+        read (on the Hub, unchanged files are not downloaded again): much less than
+        running the transaction again, and a much shorter window to lose a race in.
+        `moved`: after a lost race, a head that did not move is not trusted."""
+        head = self.store.head()
+        if head == self.parent:
+            return not moved
+        now = read_many(self.store, sorted(self._prefetched), head)
+        if any(now[path] != content for path, content in self._prefetched.items()):
+            return False
+        self.parent = head
+        return True
 
-def transact(store: Store, primary_metric: str, work: Callable[[Txn], T], message: str) -> T:
-    """Run `work` on a fresh transaction and commit what it changed, as one CAS commit."""
+
+def transact(
+    store: Store,
+    primary_metric: str,
+    work: Callable[[Txn], T],
+    message: str,
+    recheck: bool = False,
+) -> T:
+    """Run `work` on a fresh transaction and commit what it changed, as one CAS commit.
+
+    A lost race first tries to `catch_up` with the same changes; only if something they
+    were planned from changed does `work` run again. `recheck` catches up before the
+    first commit too (one head request): for writers with company, whose reads take
+    long enough for another writer to commit meanwhile, so they lose fewer races."""
+    last: list[tuple[Txn, T]] = []
+
+    def run() -> tuple[Txn, T]:
+        txn = Txn(store, primary_metric)
+        last[:] = [(txn, work(txn))]
+        return last[0]
 
     def attempt() -> T:
-        txn = Txn(store, primary_metric)
-        result = work(txn)
+        if last and last[0][0].catch_up(moved=True):
+            txn, result = last[0]  # the same changes, onto the new head
+        else:
+            txn, result = run()
+            if recheck and txn.changes and not txn.catch_up():
+                txn, result = run()
         txn.commit(message)
         return result
 

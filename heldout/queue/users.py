@@ -17,6 +17,20 @@ from heldout.queue.status import JobStatus
 INDEX_VERSION = 1
 
 
+IN_LINE = (JobStatus.PENDING, JobStatus.RUNNING)
+
+
+def index_status(status: JobStatus) -> JobStatus:
+    """The index does not tell a running job from a waiting one ("in line"), so a
+    claim, a lease renewal or a retry leaves it alone: only moves that change what it
+    answers (a submission, a result, a failure, a refund) rewrite it."""
+    return JobStatus.PENDING if status in IN_LINE else status
+
+
+def rewrites_index(before: JobStatus | None, after: JobStatus) -> bool:
+    return before is None or index_status(before) is not index_status(after)
+
+
 def user_path(name: str) -> str:
     return f"users/{check_username(name)}.json"
 
@@ -70,7 +84,7 @@ class UserIndex:
         old = self.jobs.get(entry.job_id)
         score = (entry.scores or {}).get(primary_metric)
         job = UserJob(
-            status=entry.status.value,
+            status=index_status(entry.status).value,
             submitted_at=entry.submitted_at,
             sha256=entry.predictions_sha256,
             model=entry.model,
