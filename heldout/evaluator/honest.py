@@ -9,8 +9,12 @@ comes back is intervals, a `Release` and band numbers, never per-example values.
 - Intervals: every split score gets `ci_low`/`ci_high` (95% percentile bootstrap,
   B = 1000, fixed seed; `results.CI_METHOD` records it in the row).
 - The Ladder (`[review] release = "ladder"`): a submitter's jobs are decided one at a
-  time (a lock per submitter); the previous best comes from this worker's memory or
-  from the submitter's entries, and its predictions are read again from the queue.
+  time and in id (submission) order within this worker; the k-th judgement is at level
+  alpha·6/(π²k²) (`stats.spent_level`). The state judged against (k - 1 judgements,
+  the job shown) comes from this worker's memory or the submitter's index, and is
+  recorded in the `Release`; the settle commit checks it still holds (`queue/ladder.py`),
+  so across workers the decisions form one chain. A stale one comes back to PENDING and
+  this worker forgets what it remembered of that submitter.
 - Bands: after a finish that changed the top `band_rows` rows of the live board, the
   top rows are compared (`stats.tied_bands`) and their `band` column is rewritten in
   one commit.
@@ -34,11 +38,13 @@ from heldout.evaluator import stats
 from heldout.evaluator.per_example import find_hook, intervals, split_views, views
 from heldout.evaluator.scoring import SplitResult, _align, score_splits
 from heldout.predictions import read_predictions
+from heldout.queue import ladder
 from heldout.queue.entry import Entry, iso
 from heldout.queue.jobs import JobQueue
 from heldout.queue.release import Release, published_scores
 from heldout.queue.splits import PUBLIC, SPLIT_COLUMN, WHOLE, SplitScore, metrics_of
 from heldout.queue.status import JobStatus
+from heldout.queue.txn import Txn
 
 log = logging.getLogger("heldout.evaluator")
 
@@ -47,11 +53,11 @@ Run = Callable[[tuple[Any, ...]], Any]  # sends a request to the scoring child
 
 def in_child(request: tuple[Any, ...], truth: pd.DataFrame, scorer: Any, config: Config) -> Any:
     """What the long-lived scoring child does with a request (the test set and the scorer
-    were inherited at fork time): ("score", frame, job_id, best) or ("bands", frames)."""
+    were inherited at fork time): ("score", frame, job_id, best, step) or ("bands", frames)."""
     if request[0] == "bands":
         return band_numbers(request[1], truth, scorer, config)
-    _, frame, job_id, best = request
-    return score_job(frame, truth, scorer, config, job_id, best)
+    _, frame, job_id, best, step = request
+    return score_job(frame, truth, scorer, config, job_id, best, step)
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,12 @@ def score_job(
     config: Config,
     job_id: str,
     best: tuple[str, float, pd.DataFrame] | None = None,
+    step: int = 1,
 ) -> Scoring:
-    """Scores, their intervals and (under the Ladder) the release decision. In the child."""
+    """Scores, their intervals and (under the Ladder) the release decision. In the child.
+
+    `best`: the job shown now, its shown score and its predictions (None before the
+    first judgement); `step`: this is the submitter's step-th judgement."""
     bench = config.benchmark
     result = score_splits(frame, truth, scorer, bench)
     hook = find_hook(scorer)
@@ -99,20 +109,19 @@ def score_job(
         best_job, shown, best_frame = best
         aligned = _align(best_frame, truth, bench.id_column)
         best_view = split_views(views(aligned, truth, hook, bench), truth)[part][primary]
-    step = stats.ladder_step(
-        new,
-        best_view,
-        shown,
-        level=config.review.band_level,
-        higher_is_better=bench.higher_is_better,
+    level = stats.spent_level(config.review.band_level, step)
+    decided = stats.ladder_step(
+        new, best_view, shown, level=level, higher_is_better=bench.higher_is_better
     )
     release = Release(
-        shown=step.shown,
-        updated=step.updated,
-        margin=step.margin,
-        resolution=step.resolution,
-        best_job=job_id if step.updated else best_job,
-        level=config.review.band_level,
+        shown=decided.shown,
+        updated=decided.updated,
+        margin=decided.margin,
+        resolution=decided.resolution,
+        best_job=job_id if decided.updated else best_job,
+        level=level,
+        step=step,
+        against=None if best is None else best_job,
     )
     return Scoring(result, release)
 
@@ -143,6 +152,19 @@ def band_numbers(
     )
 
 
+@dataclass(frozen=True)
+class LadderState:
+    """A submitter's Ladder: judgements made so far, the job shown and its shown score."""
+
+    step: int
+    best_job: str | None
+    shown: float | None
+
+    def __post_init__(self) -> None:
+        if self.step < 0 or (self.best_job is None) != (self.step == 0):
+            raise ValueError("a Ladder shows a job exactly when it has judged one")
+
+
 class Honest:
     """One worker's side of intervals, the Ladder and bands."""
 
@@ -150,9 +172,10 @@ class Honest:
         self.queue = queue
         self.config = config
         self._read = read  # a store read with the worker's retries
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._guard = threading.Lock()
-        self._ladder: dict[str, tuple[str, float]] = {}  # submitter -> (job shown, shown)
+        self._turn = threading.Condition()  # guards the three below
+        self._active: defaultdict[str, set[str]] = defaultdict(set)  # submitter -> jobs begun
+        self._deciding: set[str] = set()  # submitters with a decision under way
+        self._ladder: dict[str, LadderState] = {}  # submitter -> their Ladder, as last decided here
         self._top: tuple[str, ...] | None = None  # the top rows whose bands were published
         self._dirty = False
         self._scores: dict[str, tuple[float, str]] | None = None  # job -> (shown, submitted)
@@ -166,31 +189,67 @@ class Honest:
 
     # ---- per job (scoring threads) -------------------------------------------------
 
+    def begin(self, entry: Entry) -> None:
+        """A job of this worker's is under way (before its download): under the Ladder,
+        the submitter's later jobs wait for its decision."""
+        if self.config.review.release == "ladder":
+            with self._turn:
+                self._active[entry.submitter].add(entry.job_id)
+
+    def end(self, entry: Entry) -> None:
+        """The job is decided, failed or given up (always called after `begin`)."""
+        if self.config.review.release == "ladder":
+            with self._turn:
+                self._active[entry.submitter].discard(entry.job_id)
+                self._turn.notify_all()
+
     def score(self, entry: Entry, frame: pd.DataFrame, run: Run) -> Scoring:
         if self.config.review.release != "ladder":
-            return run(("score", frame, entry.job_id, None))
-        with self._guard:
-            lock = self._locks[entry.submitter]
-        with lock:  # one decision at a time per submitter, each against the last
-            best = self._previous_best(entry.submitter)
-            out = run(("score", frame, entry.job_id, best))
+            return run(("score", frame, entry.job_id, None, 1))
+        user, job_id = entry.submitter, entry.job_id
+        with self._turn:  # one decision at a time per submitter, in id order: a job waits
+            # only for earlier ones that have begun, so the earliest never waits
+            self._turn.wait_for(
+                lambda: (
+                    user not in self._deciding and not any(j < job_id for j in self._active[user])
+                )
+            )
+            self._deciding.add(user)
+        try:
+            state = self._state(user)
+            out = run(("score", frame, job_id, self._best(state), state.step + 1))
             if out.release is not None:
-                self._ladder[entry.submitter] = (out.release.best_job, out.release.shown)
+                decided = LadderState(out.release.step, out.release.best_job, out.release.shown)
+                with self._turn:
+                    self._ladder[user] = decided
             return out
+        finally:
+            with self._turn:
+                self._deciding.discard(user)
+                self._turn.notify_all()
 
-    def _previous_best(self, user: str) -> tuple[str, float, pd.DataFrame] | None:
-        known = self._ladder.get(user)
-        if known is None:
-            decided = [e for e in self.queue.jobs(user=user) if e.release is not None]
-            if not decided:
-                return None
-            last = max(decided, key=lambda e: (e.finished_at or "", e.job_id))
-            known = (last.release.best_job, last.release.shown)  # type: ignore[union-attr]
-        job_id, shown = known
-        best = self.queue.get(job_id)
+    def _state(self, user: str) -> LadderState:
+        """The submitter's Ladder: as this worker last decided it, else as the queue has it."""
+        with self._turn:
+            known = self._ladder.get(user)
+        if known is not None:
+            return known
+        step, best_job = ladder.current(
+            Txn(self.queue.store, self.config.benchmark.primary_metric), user
+        )
+        if best_job is None:
+            return LadderState(step, None, None)
+        release = self.queue.get(best_job).release
+        return LadderState(step, best_job, release.shown if release is not None else None)
+
+    def _best(self, state: LadderState) -> tuple[str, float, pd.DataFrame] | None:
+        if state.best_job is None or state.shown is None:
+            return None
+        best = self.queue.get(state.best_job)
         data = self._read(best)
         bench, limits = self.config.benchmark, self.config.limits
-        return job_id, shown, read_predictions(data, best.format, bench, limits.max_file_bytes)
+        frame = read_predictions(data, best.format, bench, limits.max_file_bytes)
+        return state.best_job, state.shown, frame
 
     # ---- after a finish (the loop thread) --------------------------------------------
 
@@ -199,6 +258,11 @@ class Honest:
         it changed, `settle` recomputes the bands once the queue is quiet, so a burst of
         jobs costs one look and at most one commit, and a job below the top costs none."""
         primary = self.config.benchmark.primary_metric
+        back = {e.submitter for e in moved if e.status is JobStatus.PENDING}
+        if back:  # a stale decision (or a job given back): that Ladder is re-read
+            with self._turn:
+                for user in back:
+                    self._ladder.pop(user, None)
         for e in moved:
             if e.status is JobStatus.FINISHED and e.scores:
                 shown = published_scores(e.scores, e.release)[primary]
