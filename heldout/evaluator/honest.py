@@ -53,11 +53,14 @@ Run = Callable[[tuple[Any, ...]], Any]  # sends a request to the scoring child
 
 def in_child(request: tuple[Any, ...], truth: pd.DataFrame, scorer: Any, config: Config) -> Any:
     """What the long-lived scoring child does with a request (the test set and the scorer
-    were inherited at fork time): ("score", frame, job_id, best, step) or ("bands", frames)."""
+    were inherited at fork time): ("score", frame), ("ladder", frame, job_id, best, step)
+    or ("bands", frames)."""
     if request[0] == "bands":
         return band_numbers(request[1], truth, scorer, config)
-    _, frame, job_id, best, step = request
-    return score_job(frame, truth, scorer, config, job_id, best, step)
+    if request[0] == "ladder":
+        _, frame, job_id, best, step = request
+        return ladder_decision(frame, truth, scorer, config, job_id, best, step)
+    return score_job(request[1], truth, scorer, config)
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,8 @@ def score_job(
     truth: pd.DataFrame,
     scorer: Any,
     config: Config,
-    job_id: str,
-    best: tuple[str, float, pd.DataFrame] | None = None,
-    step: int = 1,
 ) -> Scoring:
-    """Scores, their intervals and (under the Ladder) the release decision. In the child.
-
-    `best`: the job shown now, its shown score and its predictions (None before the
-    first judgement); `step`: this is the submitter's step-th judgement."""
+    """Scores and their intervals (the Ladder's decision is `ladder_decision`). In the child."""
     bench = config.benchmark
     result = score_splits(frame, truth, scorer, bench)
     hook = find_hook(scorer)
@@ -99,16 +96,37 @@ def score_job(
     scores = {part: metrics_of(items, part) for part in by_split}
     found = intervals(by_split, scores)
     items = tuple(_with_interval(s, found.get(s.split, {}).get(s.metric)) for s in items)
-    result = replace(result, split_scores=items)
-    if config.review.release != "ladder":
-        return Scoring(result)
+    return Scoring(replace(result, split_scores=items))
+
+
+def ladder_decision(
+    frame: pd.DataFrame,
+    truth: pd.DataFrame,
+    scorer: Any,
+    config: Config,
+    job_id: str,
+    best: tuple[str, float, pd.DataFrame] | None = None,
+    step: int = 1,
+) -> Release:
+    """The Ladder's decision for one job. In the child.
+
+    `best`: the job shown now, its shown score and its predictions (None before the
+    first judgement); `step`: this is the submitter's step-th judgement."""
+    bench = config.benchmark
+    hook = find_hook(scorer)
+    if hook is None:
+        raise ConfigError('review.release = "ladder" needs a scorer with a per_example view')
     part, primary = ranked_split(truth), bench.primary_metric
-    new = by_split[part][primary]
+
+    def view(predictions: pd.DataFrame) -> stats.View:
+        aligned = _align(predictions, truth, bench.id_column)
+        return split_views(views(aligned, truth, hook, bench), truth)[part][primary]
+
+    new = view(frame)
     best_view, shown, best_job = None, None, job_id
     if best is not None:
         best_job, shown, best_frame = best
-        aligned = _align(best_frame, truth, bench.id_column)
-        best_view = split_views(views(aligned, truth, hook, bench), truth)[part][primary]
+        best_view = view(best_frame)
     level = stats.spent_level(config.review.band_level, step)
     decided = stats.ladder_step(
         new, best_view, shown, level=level, higher_is_better=bench.higher_is_better
@@ -123,7 +141,7 @@ def score_job(
         step=step,
         against=None if best is None else best_job,
     )
-    return Scoring(result, release)
+    return release
 
 
 def _with_interval(score: SplitScore, interval: stats.Interval | None) -> SplitScore:
@@ -175,6 +193,7 @@ class Honest:
         self._turn = threading.Condition()  # guards the three below
         self._active: defaultdict[str, set[str]] = defaultdict(set)  # submitter -> jobs begun
         self._deciding: set[str] = set()  # submitters with a decision under way
+        self._frames: dict[str, tuple[str, pd.DataFrame]] = {}  # submitter -> job shown, file
         self._ladder: dict[str, LadderState] = {}  # submitter -> their Ladder, as last decided here
         self._top: tuple[str, ...] | None = None  # the top rows whose bands were published
         self._dirty = False
@@ -204,8 +223,11 @@ class Honest:
                 self._turn.notify_all()
 
     def score(self, entry: Entry, frame: pd.DataFrame, run: Run) -> Scoring:
+        """Scores and intervals (in parallel with other jobs), then under the Ladder the
+        decision, one at a time per submitter and in id order."""
+        out: Scoring = run(("score", frame))
         if self.config.review.release != "ladder":
-            return run(("score", frame, entry.job_id, None, 1))
+            return out
         user, job_id = entry.submitter, entry.job_id
         with self._turn:  # one decision at a time per submitter, in id order: a job waits
             # only for earlier ones that have begun, so the earliest never waits
@@ -217,12 +239,12 @@ class Honest:
             self._deciding.add(user)
         try:
             state = self._state(user)
-            out = run(("score", frame, job_id, self._best(state), state.step + 1))
-            if out.release is not None:
-                decided = LadderState(out.release.step, out.release.best_job, out.release.shown)
-                with self._turn:
-                    self._ladder[user] = decided
-            return out
+            release: Release = run(
+                ("ladder", frame, job_id, self._best(user, state), state.step + 1)
+            )
+            with self._turn:
+                self._ladder[user] = LadderState(release.step, release.best_job, release.shown)
+            return replace(out, release=release)
         finally:
             with self._turn:
                 self._deciding.discard(user)
@@ -242,14 +264,18 @@ class Honest:
         release = self.queue.get(best_job).release
         return LadderState(step, best_job, release.shown if release is not None else None)
 
-    def _best(self, state: LadderState) -> tuple[str, float, pd.DataFrame] | None:
+    def _best(self, user: str, state: LadderState) -> tuple[str, float, pd.DataFrame] | None:
+        """The job shown, its shown score and its predictions (read once per job shown)."""
         if state.best_job is None or state.shown is None:
             return None
-        best = self.queue.get(state.best_job)
-        data = self._read(best)
-        bench, limits = self.config.benchmark, self.config.limits
-        frame = read_predictions(data, best.format, bench, limits.max_file_bytes)
-        return state.best_job, state.shown, frame
+        known = self._frames.get(user)
+        if known is None or known[0] != state.best_job:
+            best = self.queue.get(state.best_job)
+            data = self._read(best)
+            bench, limits = self.config.benchmark, self.config.limits
+            known = (best.job_id, read_predictions(data, best.format, bench, limits.max_file_bytes))
+            self._frames[user] = known  # only ever used under this submitter's turn
+        return state.best_job, state.shown, known[1]
 
     # ---- after a finish (the loop thread) --------------------------------------------
 
@@ -349,4 +375,4 @@ def _missing(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-__all__ = ["Honest", "Scoring", "band_numbers", "ranked_split", "score_job"]
+__all__ = ["Honest", "Scoring", "band_numbers", "ladder_decision", "ranked_split", "score_job"]

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from heldout.config import Config, load_config
-from heldout.evaluator.honest import score_job
+from heldout.evaluator.honest import ladder_decision
 from heldout.evaluator.scoring import load_scorer
 from heldout.evaluator.worker import Worker
 from heldout.example import LABELS
@@ -68,7 +68,7 @@ def replay(config: Config, queue: JobQueue, truth: pd.DataFrame, chain: list[Ent
 
     best: tuple[str, float, pd.DataFrame] | None = None
     for k, entry in enumerate(chain, start=1):
-        release = score_job(frame(entry), truth, scorer, config, entry.job_id, best, k).release
+        release = ladder_decision(frame(entry), truth, scorer, config, entry.job_id, best, k)
         assert release == entry.release, f"decision {k} ({entry.job_id})"
         if release.updated:
             best = (entry.job_id, release.shown, frame(entry))
