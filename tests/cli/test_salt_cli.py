@@ -112,3 +112,25 @@ def test_the_salt_is_published_at_the_reveal_and_verify_reads_it_from_the_card(
         capsys, "verify", "--results", "dora/nothing-here", "--test-set", str(other)
     )
     assert code == 1 and "could not read README.md" in err and "Traceback" not in err
+
+
+def test_the_published_test_set_file_is_the_committed_bytes_and_reads_back(
+    tmp_path: Path, capsys
+) -> None:
+    from heldout import commitment
+
+    frame = pd.DataFrame(
+        {"id": ["b", "a", "c"], "label": ["x\u2028y", "neg", None], "split": ["public"] * 3}
+    )
+    salt = commitment.new_salt()
+    published = commitment.commit(frame, salt)
+    data = commitment.canonical_file(frame)
+    assert data.replace(b"\n", b"") == b"".join(commitment.canonical_chunks(frame))
+    path = tmp_path / "test-set.canonical.jsonl"
+    path.write_bytes(data)
+    argv = ("verify", "--commitment", published, "--salt", salt, "--test-set", str(path))
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0 and out.startswith("match"), err
+    path.write_bytes(b"not json\n")
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 1 and "canonical encoding" in err and "Traceback" not in err
