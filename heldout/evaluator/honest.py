@@ -190,11 +190,12 @@ class Honest:
         self.queue = queue
         self.config = config
         self._read = read  # a store read with the worker's retries
-        self._turn = threading.Condition()  # guards the three below
+        self._turn = threading.Condition()  # guards the five below
         self._active: defaultdict[str, set[str]] = defaultdict(set)  # submitter -> jobs begun
         self._deciding: set[str] = set()  # submitters with a decision under way
         self._frames: dict[str, tuple[str, pd.DataFrame]] = {}  # submitter -> job shown, file
         self._ladder: dict[str, LadderState] = {}  # submitter -> their Ladder, as last decided here
+        self._epochs: defaultdict[str, int] = defaultdict(int)  # bumped when _ladder is dropped
         self._top: tuple[str, ...] | None = None  # the top rows whose bands were published
         self._dirty = False
         self._scores: dict[str, tuple[float, str]] | None = None  # job -> (shown, submitted)
@@ -238,12 +239,15 @@ class Honest:
             )
             self._deciding.add(user)
         try:
+            with self._turn:
+                epoch = self._epochs[user]
             state = self._state(user)
             release: Release = run(
                 ("ladder", frame, job_id, self._best(user, state), state.step + 1)
             )
-            with self._turn:
-                self._ladder[user] = LadderState(release.step, release.best_job, release.shown)
+            with self._turn:  # unless that state was found stale meanwhile
+                if self._epochs[user] == epoch:
+                    self._ladder[user] = LadderState(release.step, release.best_job, release.shown)
             return replace(out, release=release)
         finally:
             with self._turn:
@@ -289,6 +293,7 @@ class Honest:
             with self._turn:
                 for user in back:
                     self._ladder.pop(user, None)
+                    self._epochs[user] += 1
         for e in moved:
             if e.status is JobStatus.FINISHED and e.scores:
                 shown = published_scores(e.scores, e.release)[primary]
