@@ -10,12 +10,15 @@ none judged against the same state as another.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import uuid
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from huggingface_hub import HfApi
 
 from heldout.config import Config, load_config
 from heldout.evaluator.honest import ladder_decision
@@ -37,11 +40,25 @@ LEVELS = (0.5, 0.65, 0.8, 0.95)  # macro-F1 steps of 0.15 on 600 public items: a
 USER = "eve"
 
 
-def bench(root: Path, claim_batch: int) -> tuple[Config, JobQueue, pd.DataFrame]:
+def bench(
+    root: Path, claim_batch: int, hub: str | None = None
+) -> tuple[Config, JobQueue, pd.DataFrame]:
+    """The example benchmark under the Ladder; with `hub` (the emulator's address), its
+    queue and results in two new dataset repos there (token from HF_TOKEN)."""
     folder = init_benchmark(root, reviewers=("rita",), n_items=1200)
     text = folder.config.read_text()
     text = re.sub(r"submissions_per_day = \d+", "submissions_per_day = 100", text)
     text = re.sub(r"claim_batch = \d+", f"claim_batch = {claim_batch}", text)
+    if hub is not None:
+        name = f"ladder-{uuid.uuid4().hex[:8]}"
+        api = HfApi(endpoint=hub, token=os.environ["HF_TOKEN"])
+        api.create_repo(f"{USER}/{name}-q", repo_type="dataset", private=True)
+        api.create_repo(f"{USER}/{name}-r", repo_type="dataset")
+        storage = (
+            f'backend = "hub"\nqueue_repo = "{USER}/{name}-q"\n'
+            f'results_repo = "{USER}/{name}-r"\nendpoint = "{hub}"'
+        )
+        text = re.sub(r'backend = "local"\n(#[^\n]*\n)*root = "data"', storage, text)
     folder.config.write_text(text.replace("[review]\n", '[review]\nrelease = "ladder"\n'))
     config = load_config(folder.config)
     return config, open_queue(config), pd.read_parquet(config.evaluator.truth)
@@ -85,8 +102,16 @@ def run_together(queue_of: list[JobQueue], config: Config) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_two_workers_make_one_chain_of_ladder_decisions(tmp_path: Path) -> None:
-    config, queue, truth = bench(tmp_path / "b", claim_batch=2)
+@pytest.mark.parametrize("backend", ["local", "hub"])
+def test_two_workers_make_one_chain_of_ladder_decisions(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = None
+    if backend == "hub":
+        hub = request.getfixturevalue("emulator").url
+        monkeypatch.setenv("HF_TOKEN", f"hf_test_{USER}")
+    config, queue, truth = bench(tmp_path / "b", claim_batch=2, hub=hub)
+    assert config.storage.backend == backend
     jobs = submit_levels(queue, truth)
     run_together([queue, open_queue(config)], config)
     Worker(queue, config, worker_id="w-last").run(once=True)  # any job sent back late
