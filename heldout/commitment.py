@@ -109,6 +109,57 @@ def card_lines(commitment: str) -> list[str]:
 
 
 SALT_FILE = "commitment-salt.txt"
+COMMITMENT_LINE = re.compile(r"Test-set commitment \(salted SHA-256\): `([0-9a-f]{64})`")
+SALT_LINE = re.compile(r"Test-set salt \(published at the reveal\): `([0-9a-f]{64})`")
+LABELS_LINE = re.compile(r"The test set itself, in the canonical encoding: `([^`]+)`")
+
+
+def salt_lines(salt: str, labels_path: str | None) -> list[str]:
+    """The results card's lines once the salt (and the test set) are published."""
+    lines = [
+        "",
+        f"Test-set salt (published at the reveal): `{check_hex(salt, 'the salt')}`. Check "
+        "the commitment with `heldout verify --results <this dataset> --test-set FILE`.",
+    ]
+    if labels_path:
+        lines += [
+            "",
+            f"The test set itself, in the canonical encoding: `{labels_path}` (one line per "
+            "column, `[name, [values…]]`, rows sorted by id; the lines joined with no "
+            "separator are the bytes the commitment hashes).",
+        ]
+    return lines
+
+
+def from_card(text: str) -> tuple[str | None, str | None, str | None]:
+    """What a results card says: (commitment, salt, path of the published test set)."""
+    found = [rx.search(text) for rx in (COMMITMENT_LINE, SALT_LINE, LABELS_LINE)]
+    commitment, salt, labels = (m.group(1) if m else None for m in found)
+    return commitment, salt, labels
+
+
+def canonical_file(truth: pd.DataFrame, id_column: str = "id") -> bytes:
+    """The canonical encoding as a file: one chunk (column) per line."""
+    return b"".join(chunk + b"\n" for chunk in canonical_chunks(truth, id_column))
+
+
+def read_canonical(data: bytes) -> pd.DataFrame:
+    """A test set back from `canonical_file` (raises CommitmentError if it is not one)."""
+    columns: dict[str, list[object]] = {}
+    try:
+        for line in data.split(b"\n"):  # (not splitlines: a value may hold U+2028)
+            if line.strip():
+                name, values = json.loads(line.decode("utf-8"))
+                columns[str(name)] = list(values)
+        frame = pd.DataFrame(columns)
+    except (ValueError, TypeError) as exc:
+        raise CommitmentError(
+            "this file is not a test set in the canonical encoding (one JSON "
+            "[name, [values…]] per line, every column of one length)"
+        ) from exc
+    if frame.empty:
+        raise CommitmentError("this canonical test set file has no rows")
+    return frame
 
 
 def commit_for_deploy(truth: pd.DataFrame, folder: Path, id_column: str = "id") -> str:
@@ -138,12 +189,16 @@ __all__ = [
     "CommitmentError",
     "Verdict",
     "canonical_chunks",
+    "canonical_file",
     "card_lines",
     "check_hex",
     "commit",
     "commit_for_deploy",
     "fingerprint",
+    "from_card",
     "new_salt",
+    "read_canonical",
     "rescore_line",
+    "salt_lines",
     "verify",
 ]

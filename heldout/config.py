@@ -119,7 +119,7 @@ class ReviewConfig:
     max_jump: float | None = None
     # "ladder": a submitter's shown score changes only on a significant gain (Blum & Hardt)
     release: Literal["all", "ladder"] = "all"
-    band_level: float = 0.05  # test level of the tied bands (Holm-corrected)
+    band_level: float = 0.05  # tied bands (Holm-corrected); the Ladder's total, spent per k
     band_rows: int = 20  # the top rows of the board that get tied bands
 
 

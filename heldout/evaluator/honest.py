@@ -9,8 +9,12 @@ comes back is intervals, a `Release` and band numbers, never per-example values.
 - Intervals: every split score gets `ci_low`/`ci_high` (95% percentile bootstrap,
   B = 1000, fixed seed; `results.CI_METHOD` records it in the row).
 - The Ladder (`[review] release = "ladder"`): a submitter's jobs are decided one at a
-  time (a lock per submitter); the previous best comes from this worker's memory or
-  from the submitter's entries, and its predictions are read again from the queue.
+  time and in id (submission) order within this worker; the k-th judgement is at level
+  alpha·6/(π²k²) (`stats.spent_level`). The state judged against (k - 1 judgements,
+  the job shown) comes from this worker's memory or the submitter's index, and is
+  recorded in the `Release`; the settle commit checks it still holds (`queue/ladder.py`),
+  so across workers the decisions form one chain. A stale one comes back to PENDING and
+  this worker forgets what it remembered of that submitter.
 - Bands: after a finish that changed the top `band_rows` rows of the live board, the
   top rows are compared (`stats.tied_bands`) and their `band` column is rewritten in
   one commit.
@@ -35,11 +39,13 @@ from heldout.evaluator import stats
 from heldout.evaluator.per_example import find_hook, intervals, split_views, views
 from heldout.evaluator.scoring import SplitResult, _align, score_splits
 from heldout.predictions import read_predictions
+from heldout.queue import ladder
 from heldout.queue.entry import Entry, iso
 from heldout.queue.jobs import JobQueue
 from heldout.queue.release import Release, published_scores
 from heldout.queue.splits import PUBLIC, SPLIT_COLUMN, WHOLE, SplitScore, metrics_of
 from heldout.queue.status import JobStatus
+from heldout.queue.txn import Txn
 
 log = logging.getLogger("heldout.evaluator")
 BANDS_WAIT_SECONDS = 300.0  # longest the bands wait for other workers' jobs to finish
@@ -49,11 +55,14 @@ Run = Callable[[tuple[Any, ...]], Any]  # sends a request to the scoring child
 
 def in_child(request: tuple[Any, ...], truth: pd.DataFrame, scorer: Any, config: Config) -> Any:
     """What the long-lived scoring child does with a request (the test set and the scorer
-    were inherited at fork time): ("score", frame, job_id, best) or ("bands", frames)."""
+    were inherited at fork time): ("score", frame), ("ladder", frame, job_id, best, step)
+    or ("bands", frames)."""
     if request[0] == "bands":
         return band_numbers(request[1], truth, scorer, config)
-    _, frame, job_id, best = request
-    return score_job(frame, truth, scorer, config, job_id, best)
+    if request[0] == "ladder":
+        _, frame, job_id, best, step = request
+        return ladder_decision(frame, truth, scorer, config, job_id, best, step)
+    return score_job(request[1], truth, scorer, config)
 
 
 @dataclass(frozen=True)
@@ -74,10 +83,8 @@ def score_job(
     truth: pd.DataFrame,
     scorer: Any,
     config: Config,
-    job_id: str,
-    best: tuple[str, float, pd.DataFrame] | None = None,
 ) -> Scoring:
-    """Scores, their intervals and (under the Ladder) the release decision. In the child."""
+    """Scores and their intervals (the Ladder's decision is `ladder_decision`). In the child."""
     bench = config.benchmark
     result = score_splits(frame, truth, scorer, bench)
     hook = find_hook(scorer)
@@ -91,32 +98,52 @@ def score_job(
     scores = {part: metrics_of(items, part) for part in by_split}
     found = intervals(by_split, scores)
     items = tuple(_with_interval(s, found.get(s.split, {}).get(s.metric)) for s in items)
-    result = replace(result, split_scores=items)
-    if config.review.release != "ladder":
-        return Scoring(result)
+    return Scoring(replace(result, split_scores=items))
+
+
+def ladder_decision(
+    frame: pd.DataFrame,
+    truth: pd.DataFrame,
+    scorer: Any,
+    config: Config,
+    job_id: str,
+    best: tuple[str, float, pd.DataFrame] | None = None,
+    step: int = 1,
+) -> Release:
+    """The Ladder's decision for one job. In the child.
+
+    `best`: the job shown now, its shown score and its predictions (None before the
+    first judgement); `step`: this is the submitter's step-th judgement."""
+    bench = config.benchmark
+    hook = find_hook(scorer)
+    if hook is None:
+        raise ConfigError('review.release = "ladder" needs a scorer with a per_example view')
     part, primary = ranked_split(truth), bench.primary_metric
-    new = by_split[part][primary]
+
+    def view(predictions: pd.DataFrame) -> stats.View:
+        aligned = _align(predictions, truth, bench.id_column)
+        return split_views(views(aligned, truth, hook, bench), truth)[part][primary]
+
+    new = view(frame)
     best_view, shown, best_job = None, None, job_id
     if best is not None:
         best_job, shown, best_frame = best
-        aligned = _align(best_frame, truth, bench.id_column)
-        best_view = split_views(views(aligned, truth, hook, bench), truth)[part][primary]
-    step = stats.ladder_step(
-        new,
-        best_view,
-        shown,
-        level=config.review.band_level,
-        higher_is_better=bench.higher_is_better,
+        best_view = view(best_frame)
+    level = stats.spent_level(config.review.band_level, step)
+    decided = stats.ladder_step(
+        new, best_view, shown, level=level, higher_is_better=bench.higher_is_better
     )
     release = Release(
-        shown=step.shown,
-        updated=step.updated,
-        margin=step.margin,
-        resolution=step.resolution,
-        best_job=job_id if step.updated else best_job,
-        level=config.review.band_level,
+        shown=decided.shown,
+        updated=decided.updated,
+        margin=decided.margin,
+        resolution=decided.resolution,
+        best_job=job_id if decided.updated else best_job,
+        level=level,
+        step=step,
+        against=None if best is None else best_job,
     )
-    return Scoring(result, release)
+    return release
 
 
 def _with_interval(score: SplitScore, interval: stats.Interval | None) -> SplitScore:
@@ -145,6 +172,19 @@ def band_numbers(
     )
 
 
+@dataclass(frozen=True)
+class LadderState:
+    """A submitter's Ladder: judgements made so far, the job shown and its shown score."""
+
+    step: int
+    best_job: str | None
+    shown: float | None
+
+    def __post_init__(self) -> None:
+        if self.step < 0 or (self.best_job is None) != (self.step == 0):
+            raise ValueError("a Ladder shows a job exactly when it has judged one")
+
+
 class Honest:
     """One worker's side of intervals, the Ladder and bands."""
 
@@ -152,9 +192,12 @@ class Honest:
         self.queue = queue
         self.config = config
         self._read = read  # a store read with the worker's retries
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._guard = threading.Lock()
-        self._ladder: dict[str, tuple[str, float]] = {}  # submitter -> (job shown, shown)
+        self._turn = threading.Condition()  # guards the five below
+        self._active: defaultdict[str, set[str]] = defaultdict(set)  # submitter -> jobs begun
+        self._deciding: set[str] = set()  # submitters with a decision under way
+        self._frames: dict[str, tuple[str, pd.DataFrame]] = {}  # submitter -> job shown, file
+        self._ladder: dict[str, LadderState] = {}  # submitter -> their Ladder, as last decided here
+        self._epochs: defaultdict[str, int] = defaultdict(int)  # bumped when _ladder is dropped
         self._top: tuple[str, ...] | None = None  # the top rows whose bands were published
         self._dirty = False
         self._dirty_since: float | None = None
@@ -169,31 +212,77 @@ class Honest:
 
     # ---- per job (scoring threads) -------------------------------------------------
 
-    def score(self, entry: Entry, frame: pd.DataFrame, run: Run) -> Scoring:
-        if self.config.review.release != "ladder":
-            return run(("score", frame, entry.job_id, None))
-        with self._guard:
-            lock = self._locks[entry.submitter]
-        with lock:  # one decision at a time per submitter, each against the last
-            best = self._previous_best(entry.submitter)
-            out = run(("score", frame, entry.job_id, best))
-            if out.release is not None:
-                self._ladder[entry.submitter] = (out.release.best_job, out.release.shown)
-            return out
+    def begin(self, entry: Entry) -> None:
+        """A job of this worker's is under way (before its download): under the Ladder,
+        the submitter's later jobs wait for its decision."""
+        if self.config.review.release == "ladder":
+            with self._turn:
+                self._active[entry.submitter].add(entry.job_id)
 
-    def _previous_best(self, user: str) -> tuple[str, float, pd.DataFrame] | None:
-        known = self._ladder.get(user)
-        if known is None:
-            decided = [e for e in self.queue.jobs(user=user) if e.release is not None]
-            if not decided:
-                return None
-            last = max(decided, key=lambda e: (e.finished_at or "", e.job_id))
-            known = (last.release.best_job, last.release.shown)  # type: ignore[union-attr]
-        job_id, shown = known
-        best = self.queue.get(job_id)
-        data = self._read(best)
-        bench, limits = self.config.benchmark, self.config.limits
-        return job_id, shown, read_predictions(data, best.format, bench, limits.max_file_bytes)
+    def end(self, entry: Entry) -> None:
+        """The job is decided, failed or given up (always called after `begin`)."""
+        if self.config.review.release == "ladder":
+            with self._turn:
+                self._active[entry.submitter].discard(entry.job_id)
+                self._turn.notify_all()
+
+    def score(self, entry: Entry, frame: pd.DataFrame, run: Run) -> Scoring:
+        """Scores and intervals (in parallel with other jobs), then under the Ladder the
+        decision, one at a time per submitter and in id order."""
+        out: Scoring = run(("score", frame))
+        if self.config.review.release != "ladder":
+            return out
+        user, job_id = entry.submitter, entry.job_id
+        with self._turn:  # one decision at a time per submitter, in id order: a job waits
+            # only for earlier ones that have begun, so the earliest never waits
+            self._turn.wait_for(
+                lambda: (
+                    user not in self._deciding and not any(j < job_id for j in self._active[user])
+                )
+            )
+            self._deciding.add(user)
+        try:
+            with self._turn:
+                epoch = self._epochs[user]
+            state = self._state(user)
+            release: Release = run(
+                ("ladder", frame, job_id, self._best(user, state), state.step + 1)
+            )
+            with self._turn:  # unless that state was found stale meanwhile
+                if self._epochs[user] == epoch:
+                    self._ladder[user] = LadderState(release.step, release.best_job, release.shown)
+            return replace(out, release=release)
+        finally:
+            with self._turn:
+                self._deciding.discard(user)
+                self._turn.notify_all()
+
+    def _state(self, user: str) -> LadderState:
+        """The submitter's Ladder: as this worker last decided it, else as the queue has it."""
+        with self._turn:
+            known = self._ladder.get(user)
+        if known is not None:
+            return known
+        step, best_job = ladder.current(
+            Txn(self.queue.store, self.config.benchmark.primary_metric), user
+        )
+        if best_job is None:
+            return LadderState(step, None, None)
+        release = self.queue.get(best_job).release
+        return LadderState(step, best_job, release.shown if release is not None else None)
+
+    def _best(self, user: str, state: LadderState) -> tuple[str, float, pd.DataFrame] | None:
+        """The job shown, its shown score and its predictions (read once per job shown)."""
+        if state.best_job is None or state.shown is None:
+            return None
+        known = self._frames.get(user)
+        if known is None or known[0] != state.best_job:
+            best = self.queue.get(state.best_job)
+            data = self._read(best)
+            bench, limits = self.config.benchmark, self.config.limits
+            known = (best.job_id, read_predictions(data, best.format, bench, limits.max_file_bytes))
+            self._frames[user] = known  # only ever used under this submitter's turn
+        return state.best_job, state.shown, known[1]
 
     # ---- after a finish (the loop thread) --------------------------------------------
 
@@ -202,6 +291,12 @@ class Honest:
         it changed, `settle` recomputes the bands once the queue is quiet, so a burst of
         jobs costs one look and at most one commit, and a job below the top costs none."""
         primary = self.config.benchmark.primary_metric
+        back = {e.submitter for e in moved if e.status is JobStatus.PENDING}
+        if back:  # a stale decision (or a job given back): that Ladder is re-read
+            with self._turn:
+                for user in back:
+                    self._ladder.pop(user, None)
+                    self._epochs[user] += 1
         for e in moved:
             if e.status is JobStatus.FINISHED and e.scores:
                 shown = published_scores(e.scores, e.release)[primary]
@@ -305,4 +400,4 @@ def _missing(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-__all__ = ["Honest", "Scoring", "band_numbers", "ranked_split", "score_job"]
+__all__ = ["Honest", "Scoring", "band_numbers", "ladder_decision", "ranked_split", "score_job"]

@@ -308,6 +308,16 @@ def ladder_step(
     return LadderStep(False, shown, margin, res)
 
 
+def spent_level(alpha: float, k: int) -> float:
+    """The level of a submitter's k-th judgement (k = 1, 2, …): alpha·6/(π²k²).
+
+    These levels add up to alpha over all k, so however many files a submitter sends,
+    the chance that noise alone ever moves their shown score stays below alpha."""
+    if k < 1:
+        raise ValueError(f"judgements are numbered from 1, not {k}")
+    return alpha * 6 / (math.pi**2 * k * k)
+
+
 def _z(p: float) -> float:
     """The standard normal quantile at p, by bisection on erf (no scipy needed)."""
     low, high = -10.0, 10.0
@@ -342,5 +352,6 @@ __all__ = [
     "resample_means",
     "resolution_of",
     "round_to",
+    "spent_level",
     "tied_bands",
 ]

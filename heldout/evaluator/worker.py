@@ -135,9 +135,16 @@ class Worker:
 
     def evaluate(self, entry: Entry) -> Scored:
         """Download, validate and score one job. Raises on any failure; `outcome` sorts it."""
-        bench = self.config.benchmark
         if self.control.cancel.is_set():
             raise ScoringCancelled("the worker is shutting down")
+        self.honest.begin(entry)  # under the Ladder, the submitter's later jobs wait for it
+        try:
+            return self._evaluate(entry)
+        finally:
+            self.honest.end(entry)
+
+    def _evaluate(self, entry: Entry) -> Scored:
+        bench = self.config.benchmark
         t0 = time.monotonic()
         # At a revision already seen, so no head read; the store retries transient errors.
         data = self.queue.predictions(entry, self.revision)

@@ -19,6 +19,9 @@ HONEST_NOTE = (
 LADDER_NOTE = (
     "This board uses the **Ladder** rule: your shown score changes only when a new "
     "submission beats your shown best by more than luck could explain, and it is rounded. "
+    "The more you submit, the clearer a gain must be: each submission is held to a "
+    "stricter test than the one before, so luck alone rarely moves your shown score, "
+    "however often you submit. "
     "So submitting many variants to probe the test set does not help; My submissions says "
     "when and why a score was not released. Every full score is kept for the final ranking."
 )

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from heldout.config import Config
-from heldout.queue import moves
+from heldout.queue import ladder, moves
 from heldout.queue.entry import Entry, JobError, iso, parse_iso
 from heldout.queue.release import Release
 from heldout.queue.splits import SplitScore
@@ -172,6 +172,8 @@ def claim(
         return Claimed(taken, None)
     running = txn.list(JobStatus.RUNNING)
     listed = [j for j in txn.list(JobStatus.PENDING) if accept(j)]
+    # The Ladder judges a submitter's jobs in submission (id) order: oldest first, no spread.
+    spread = spread and config.review.release != "ladder"
     pending = pick(listed, limit, worker, spread)
     txn.prefetch([status_path(JobStatus.PENDING, j) for j in pending])
     watch = watch or LeaseWatch()
@@ -246,11 +248,21 @@ def settle(
         if job_id in direct and (entry := _unchanged(txn, direct[job_id])) is not None:
             mine[job_id] = txn.put(moves.taken(entry, Action.CLAIM, worker, now, q.lease_seconds))
     txn.prefetch([user_path(e.submitter) for e in mine.values()])
+    # The Ladder: a decision judged in a state of the submitter's Ladder that is no longer
+    # the queue's goes back to PENDING, to be judged again (see queue/ladder.py).
+    stale = ladder.stale(
+        txn, {j: (e.submitter, scored[j].release) for j, e in mine.items() if j in scored}
+    )
     best = config.benchmark.higher_is_better
     done = []
     for job_id in wanted:
         entry = mine.get(job_id)
         if entry is None:
+            continue
+        if job_id in stale:
+            done.append(
+                txn.put(moves.released(entry, worker, ladder.STALE_NOTE, count_attempt=False))
+            )
             continue
         if job_id in scored:
             s = scored[job_id]

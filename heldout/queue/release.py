@@ -21,7 +21,14 @@ class Release:
 
     `shown`: the submitter's shown public primary score after this job; `updated`: this
     job's score is the one shown now; `margin`: the gain the paired test required;
-    `resolution`: what shown scores are rounded to; `best_job`: the job shown."""
+    `resolution`: what shown scores are rounded to; `best_job`: the job shown; `level`:
+    the test's level for this judgement.
+
+    `step` (k: this is the submitter's k-th judgement) and `against` (the job that was
+    shown when it was judged; None for the first) say which state of the submitter's
+    Ladder the decision was made in. The commit that records it checks that this is
+    still the state in the queue (`queue/ladder.py`), so two workers can never both
+    judge against one previous best. 0 and None: a decision recorded before they were."""
 
     shown: float
     updated: bool
@@ -29,6 +36,8 @@ class Release:
     resolution: float
     best_job: str
     level: float = 0.05
+    step: int = 0
+    against: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("shown", "margin", "resolution", "level"):
@@ -36,6 +45,10 @@ class Release:
                 raise ValueError(f"a release's {name} must be a finite number")
         if self.resolution <= 0 or not self.best_job:
             raise ValueError("a release needs a positive resolution and the job it shows")
+        if not isinstance(self.step, int) or self.step < 0:
+            raise ValueError("a release's step must be a whole number, 1 for the first")
+        if self.step == 1 and self.against is not None:
+            raise ValueError("a submitter's first judgement is against nothing")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

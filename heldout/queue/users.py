@@ -43,6 +43,10 @@ class UserJob:
     model: str
     counts: bool = True  # counts against the daily quota
     primary_score: float | None = None
+    # The Ladder's decision (release = "ladder"), while the job is FINISHED or in REVIEW:
+    # the judgement's number and the job shown after it (see `UserIndex.ladder`).
+    ladder_step: int | None = None
+    ladder_best: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,20 @@ class UserIndex:
             counts=(old.counts if old else True) and not refunds(entry),
             primary_score=score if entry.status is JobStatus.FINISHED else None,
         )
+        decided = entry.status in (JobStatus.FINISHED, JobStatus.REVIEW)
+        if decided and entry.release is not None and entry.release.step > 0:
+            job = replace(job, ladder_step=entry.release.step, ladder_best=entry.release.best_job)
         return replace(self, jobs={**self.jobs, entry.job_id: job})
+
+    def ladder(self) -> tuple[int, str | None]:
+        """The state of this submitter's Ladder: how many judgements stand (jobs FINISHED
+        or in REVIEW; a requeued or rejected job's decision no longer counts) and the job
+        shown after the last of them. (0, None) before the first."""
+        decided = [(j.ladder_step, j.ladder_best) for j in self.jobs.values() if j.ladder_step]
+        if not decided:
+            return 0, None
+        step, best = max(decided, key=lambda d: (d[0], d[1] or ""))
+        return int(step or 0), best
 
     def quota(self, limit: int, now: datetime) -> Quota:
         today = now.astimezone(timezone.utc).date()

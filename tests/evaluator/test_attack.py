@@ -10,16 +10,20 @@ tells the attacker almost nothing, and the gap stays at the size of plain noise.
 Everything runs for real: the example benchmark (2,000 items, half public), the queue
 on the local backend, the worker with the example scorer in its child processes, and
 the attacker reading only what My submissions and the board show. Daily limits are
-lifted. Submissions get one second each on the queue's clock, so the worker meets them
-in submission order and the run is deterministic.
+lifted. The run is deterministic: the vectors come from a fixed seed, job ids sort in
+submission order (even 50 to a commit), and the Ladder judges a submitter's jobs in id
+order (oldest first, one decision at a time), so it meets the vectors in the order
+they were sent.
 
-How often the rule meets "at most a third" depends on the draw: in a numpy replay of
-this protocol over 20 seeds (500 vectors; this test's seed 2015 among them, chosen
-before the replay), the unprotected gap was 0.09 to 0.19, the Ladder's -0.008 to 0.058,
-and the Ladder's gap was at most a third of the other in 16 of the 20. What is left
-under the Ladder is the noise of the one or two random vectors it released (each must
-beat the last by 1.645 standard errors, and some do by luck), which no release rule
-can remove; the boosting gain itself is gone.
+The Ladder's k-th judgement of a submitter is at level 0.05·6/(π²k²) (alpha spending),
+so noise gets through for one of 500 random vectors with probability below 0.05. What
+is left under the Ladder is then the first vector's own public-minus-private noise
+(always shown, rounded), which no release rule can remove; the boosting gain is gone.
+In a numpy replay of this protocol over vector seeds 0 to 19 (the same judge, no
+queue), the unprotected gap was +0.093 to +0.189 and the Ladder's -0.029 to +0.035: at
+most a third in 20 of 20 (at a fixed level of 0.05 for every judgement, 16 of 20, the
+Ladder letting a second lucky vector through). This test's seed, 2015, gives +0.153
+and +0.008.
 """
 
 from __future__ import annotations
@@ -99,14 +103,11 @@ def attack(root: Path, release: str) -> dict[str, float]:
         return found
 
     vectors = [rng.integers(0, 3, len(ids)) for _ in range(RANDOM_VECTORS)]
-    if release == "ladder":  # one at a time: the Ladder meets them in this order
-        for n, labels in enumerate(vectors):
-            submit(labels, f"random {n}")
-    else:  # order does not matter: 50 to a commit
-        for start in range(0, RANDOM_VECTORS, 50):
-            clock.ticks += 1
-            batch = [file(v, f"random {start + n}") for n, v in enumerate(vectors[start:][:50])]
-            assert all(not isinstance(o, Exception) for o in queue.submit_many(batch))
+    # 50 to a commit; job ids sort in submission order, so the Ladder meets them in it
+    for start in range(0, RANDOM_VECTORS, 50):
+        clock.ticks += 1
+        batch = [file(v, f"random {start + n}") for n, v in enumerate(vectors[start:][:50])]
+        assert all(not isinstance(o, Exception) for o in queue.submit_many(batch))
     score_all()
     # "Above chance": above the median of the scores the board showed for random vectors.
     seen = shown_scores()
@@ -156,8 +157,4 @@ def test_the_ladder_defeats_the_boosting_attack(tmp_path: Path, capsys: Any) -> 
                 f"public-minus-private gap {run['gap']:+.4f}"
             )
     assert everything["gap"] > 0.05  # the attack works when every score is released
-    # The issue asks for at most a third. What the Ladder leaves is the luck of the one
-    # or two random vectors it releases, which depends on the order the worker meets
-    # them in (ids within a second sort at random): runs measured +0.05, +0.026 and
-    # -0.004 against +0.153; half leaves a wide margin for that luck (see the closing note).
-    assert ladder["gap"] <= everything["gap"] / 2
+    assert ladder["gap"] <= everything["gap"] / 3  # and the Ladder takes its gain away

@@ -178,3 +178,16 @@ def test_resampling_distinct_rows_counts_each_row_as_numpy_does(truth: np.ndarra
     order = np.lexsort(fast.T[::-1])
     assert np.array_equal(fast[order], exact)
     assert np.array_equal(fast_counts[order], exact_counts)
+
+
+def test_the_ladders_level_is_spent_over_a_submitters_judgements() -> None:
+    levels = [stats.spent_level(0.05, k) for k in range(1, 100_001)]
+    assert levels[0] == pytest.approx(0.05 * 6 / math.pi**2)
+    assert levels[1] == pytest.approx(levels[0] / 4)
+    assert sum(levels) < 0.05 and sum(levels) == pytest.approx(0.05, rel=1e-4)
+    with pytest.raises(ValueError):
+        stats.spent_level(0.05, 0)
+    # the 500th judgement needs a gain of about 5.1 standard errors, not 1.645
+    view = stats.mean_view([0, 1] * 500)
+    step = stats.ladder_step(view, None, None, level=stats.spent_level(0.05, 500))
+    assert step.margin == pytest.approx(5.1 * math.sqrt(0.25 / 1000), rel=0.1)
