@@ -19,6 +19,7 @@ import re
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from huggingface_hub.hf_api import RepoFile
@@ -32,6 +33,7 @@ T = TypeVar("T")
 Run = Callable[[Callable[[], T], str], T]
 
 PATHS_PER_REQUEST = 100
+PARALLEL_READS = 8  # files one read_many downloads at once
 CACHE_ITEM_BYTES = 1024 * 1024
 CACHE_TOTAL_BYTES = 64 * 1024 * 1024
 _COMMIT_ID = re.compile(r"^[0-9a-f]{40}$")
@@ -137,22 +139,39 @@ class HubReads:
         if all(is_known for is_known, _ in known.values()):
             return {path: content for path, (_, content) in known.items()}
         found: dict[str, bytes | None] = dict.fromkeys(paths)
+        ids: dict[str, str] = {}
         for info in self._infos(paths, revision):
             if info.path not in found:
                 continue
-            content_id = _content_id(info)
-            content = self.cache.by_id(content_id) or self.cache.at(revision, info.path)
-            if content is None:
-                try:
-                    content = self.read(info.path, revision)
-                except NotFound:
-                    continue
-            self.cache.put(content, content_id, revision, info.path)
-            found[info.path] = content
+            ids[info.path] = _content_id(info)
+            found[info.path] = self.cache.by_id(ids[info.path]) or self.cache.at(
+                revision, info.path
+            )
+        missing = [path for path in ids if found[path] is None]
+        found.update(self._download(missing, revision))
+        for path, content_id in ids.items():
+            if found[path] is not None:
+                self.cache.put(found[path], content_id, revision, path)  # type: ignore[arg-type]
         for path, content in found.items():
             if content is None:
                 self.cache.absent(revision, path)
         return found
+
+    def _download(self, paths: list[str], revision: str) -> dict[str, bytes | None]:
+        """GET each file, a few at a time: a transaction's reads are the window in
+        which another writer's commit makes it lose, so they should be short."""
+
+        def get(path: str) -> bytes | None:
+            what = f"read {path} from {self.calls.repo_id}"
+            try:
+                return self.run(lambda: self.calls.get(path, revision), what)[0]
+            except NotFound:
+                return None
+
+        if len(paths) <= 1:
+            return {path: get(path) for path in paths}
+        with ThreadPoolExecutor(min(PARALLEL_READS, len(paths))) as pool:
+            return dict(zip(paths, pool.map(get, paths), strict=True))
 
     def remember_commit(self, operations: list[Operation], commit_id: str) -> None:
         """What we just wrote is what the new commit holds at those paths."""

@@ -75,6 +75,25 @@ def test_every_score_gets_its_interval_and_the_top_rows_their_bands(tmp_path: Pa
     assert {rows.loc[j, "band"] for j, name in jobs.items() if name != "poor"} == {2}
 
 
+def test_while_another_worker_holds_jobs_the_bands_wait_for_the_last_one(tmp_path: Path) -> None:
+    config, queue, truth = bench(tmp_path / "b")
+    first = submit(queue, truth, "ann", 0.9, 1)
+    submit(queue, truth, "bob", 0.6, 2)
+    Worker(queue, config, worker_id="w").run(once=True)
+    held = submit(queue, truth, "cat", 0.5, 3)
+    assert [e.job_id for e in open_queue(config).claim("elsewhere").jobs] == [held]
+    leader = submit(queue, truth, "dan", 0.99, 4)
+    Worker(open_queue(config), config, worker_id="w2").run(once=True)
+    rows = queue.results.read().set_index("job_id")
+    assert pd.isna(rows.loc[leader, "band"])  # "elsewhere" is still busy: not recomputed yet
+    assert rows.loc[first, "band"] == 1
+
+    open_queue(config).release("elsewhere", [held])  # it gives the job back; w3 ends the burst
+    Worker(open_queue(config), config, worker_id="w3").run(once=True)
+    rows = queue.results.read().set_index("job_id")
+    assert rows.loc[leader, "band"] == 1 and rows.loc[first, "band"] == 2
+
+
 def test_the_ladder_shows_only_significant_gains_and_keeps_the_rest_for_the_reveal(
     tmp_path: Path,
 ) -> None:

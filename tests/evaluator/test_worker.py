@@ -179,3 +179,27 @@ def test_the_command_refuses_a_config_without_an_evaluator_section(make_bench, c
     before = signal.getsignal(signal.SIGTERM)
     assert main(["-c", str(bench.config_path), "--once", "--id", "cli"]) == 0
     assert signal.getsignal(signal.SIGTERM) is before  # the host's handler is back
+
+
+def test_a_busy_worker_looks_for_more_work_less_and_less_often(make_bench, monkeypatch) -> None:
+    from worker_scorers import SLEEP_ENV
+
+    bench = make_bench(evaluator={"idle_poll_seconds": 2.0})
+    real = bench.queue()
+    store = CountingStore(real.store)
+    queue = JobQueue(store, bench.config, real.results)  # type: ignore[arg-type]
+    monkeypatch.setenv(SLEEP_ENV, "4")  # one job that takes 4 s to score
+    (job,) = bench.submit(1)
+    worker = Worker(queue, bench.config, worker_id="busy")
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_until(lambda: bench.scorer_calls("start")[digest_of(bench.predictions(0))] == 1)
+        before = store.calls["head"]
+        time.sleep(3)  # scoring: polls for more double from 0.05 s up to 2 s
+        busy_heads = store.calls["head"] - before
+        wait_until(lambda: real.get(job).status is JobStatus.FINISHED)
+    finally:
+        worker.request_stop()
+        thread.join(timeout=10)
+    assert busy_heads <= 8, busy_heads  # at a steady 0.05 s it was about 60
