@@ -8,6 +8,7 @@ so each request is written once and can be counted as exactly one request.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from huggingface_hub import (
     CommitOperationAdd,
@@ -96,13 +97,27 @@ class HubCalls:
         Reads the history page by page and stops at `parent`, so it costs one request
         when fewer than a page of commits were made since. Raises `Conflict` if the
         history does not reach `parent` (rewritten, or not ours to read)."""
-        url = f"{self.api.endpoint}/api/{self.repo_type}s/{self.repo_id}/commits/{DEFAULT_BRANCH}"
-        headers = build_hf_headers(token=self._token, headers=self._headers)
-        for item in paginate(url, params={}, headers=headers):
+        for item in self.history():
             if item.get("id") == parent:
                 return
             yield str(item.get("id")), f"{item.get('title') or ''}\n{item.get('message') or ''}"
         raise Conflict(f"commit to {self.repo_id}: the history does not reach the parent commit")
+
+    def history(self) -> Iterator[dict]:
+        """The commits of the main branch, newest first, read a page at a time."""
+        url = f"{self.api.endpoint}/api/{self.repo_type}s/{self.repo_id}/commits/{DEFAULT_BRANCH}"
+        headers = build_hf_headers(token=self._token, headers=self._headers)
+        yield from paginate(url, params={}, headers=headers)
+
+    def count_commits_after(self, when: datetime) -> int:
+        """How many commits were made after `when` (the pages up to it, no more)."""
+        n = 0
+        for item in self.history():
+            date = item.get("date")
+            if not date or datetime.fromisoformat(str(date).replace("Z", "+00:00")) <= when:
+                break
+            n += 1
+        return n
 
     def create_commit(
         self,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -136,6 +137,15 @@ class HubStore:
         for path in paths:
             validate_path(path)
         return self._reads.read_many(paths, revision)
+
+    def commits_last_hour(self) -> int:
+        """Commits made to this repo in the last hour, by every process: the Hub's
+        128 per hour is counted per repo, so this is what is left of it for all."""
+        since = datetime.now(timezone.utc) - timedelta(hours=1)
+        return self._run(
+            lambda: self._calls.count_commits_after(since),
+            f"count this hour's commits to {self.repo_id}",
+        )
 
     def commit(self, operations: list[Operation], message: str, parent: str) -> str:
         """Exactly once, through lost replies: see `hub_commit`."""

@@ -16,7 +16,14 @@ from datetime import datetime
 from typing import TypeVar
 
 from heldout.config import Config
-from heldout.errors import InvalidTransition, NotAllowed, QueueDelayed, QueueError, TransientError
+from heldout.errors import (
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    QueueDelayed,
+    QueueError,
+    TransientError,
+)
 from heldout.queue import claiming, moves
 from heldout.queue.claiming import Claimed, Scored
 from heldout.queue.entry import Entry, JobError, job_time, new_job_id, utcnow
@@ -124,8 +131,25 @@ class JobQueue:
 
     def predictions(self, entry: Entry, revision: str | None = None) -> bytes:
         """The job's predictions file. It is written once at submission and never moved,
-        so any revision since will do: passing one saves reading the head."""
-        return self.store.read(entry.predictions_path, revision)
+        so any revision since will do: passing one saves reading the head. A revision
+        older than the job (a look that lost a race read a newer head) costs one more
+        read at the head."""
+        try:
+            return self.store.read(entry.predictions_path, revision)
+        except NotFound:
+            if revision is None:
+                raise
+            return self.store.read(entry.predictions_path)
+
+    def commits_last_hour(self) -> dict[str, int]:
+        """Commits made in the last hour to the queue repo and the results repo, by
+        every process of the benchmark (Hub stores only: {} elsewhere)."""
+        found = {}
+        for store in (self.store, self.results.store if self.results else None):
+            count = getattr(store, "commits_last_hour", None)
+            if count is not None:
+                found[store.repo_id] = count()  # type: ignore[union-attr]
+        return found
 
     def has_users(self) -> bool:
         """Whether anyone ever submitted (one listing of the user indexes)."""

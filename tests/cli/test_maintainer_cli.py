@@ -156,6 +156,10 @@ def test_on_the_hub_identity_comes_from_the_token(
     assert code == 0, err
     code, out, _ = run_cli(capsys, "queue", "ls", "--user", "carol", "-c", str(hub_cfg))
     assert "carol" in out and "1 job(s)" in out
+    # the commit budget is the repo's, shared by every process: read from the Hub
+    made = {r: len(api.list_repo_commits(r, repo_type="dataset")) for r in ("carol/cli-queue",)}
+    code, out, _ = run_cli(capsys, "queue", "stats", "-c", str(hub_cfg))
+    assert f"carol/cli-queue {made['carol/cli-queue']}/128" in out and made["carol/cli-queue"] >= 2
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_token!")
     code, _, err = run_cli(capsys, "submit", sample, "--model", "m2", "-c", str(hub_cfg))
     assert code == 1 and "refused the token" in err and "hf_not_a_token" not in err

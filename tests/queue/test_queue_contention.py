@@ -152,3 +152,13 @@ def test_an_idle_worker_that_has_not_read_a_lease_looks_again_when_its_watch_is_
     assert quiet.jobs == [] and quiet.others
     assert quiet.wake_at is not None
     assert (quiet.wake_at - env.clock()).total_seconds() <= 15 - 5  # at most a quarter lease
+
+
+def test_a_job_read_at_a_head_older_than_the_job_still_gives_its_predictions(
+    env: QueueEnv,
+) -> None:
+    q = env.queue()
+    seen = q.head()  # a worker read this head; its look then lost a race to a submission
+    sub = submission("alice")
+    entry = q.submit(sub)
+    assert q.predictions(entry, seen) == sub.content
