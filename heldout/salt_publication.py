@@ -23,9 +23,8 @@ from heldout.commitment import (
     salt_lines,
 )
 from heldout.config import Config
-from heldout.errors import ConfigError, HeldoutError, NotFound, RevealError
+from heldout.errors import ConfigError, HeldoutError, RevealError
 from heldout.queue.jobs import JobQueue
-from heldout.queue.retry import retry_on_conflict
 from heldout.queue.reveal import Reveal
 from heldout.queue.splits import SPLIT_COLUMN
 from heldout.queue.store import Add
@@ -73,17 +72,12 @@ def publish_salt(config: Config, queue: JobQueue, labels: bool = False) -> SaltP
             "guess the hidden labels from the commitment: run `heldout reveal --by …` "
             "first; nothing was published"
         )
-    store = queue.results.store
     found = commit(truth, salt, bench.id_column)
     wanted = LABELS_PATH if labels else None
     outcome: list[SaltPublished] = []
 
-    def attempt() -> str | None:
-        parent = store.head()
-        try:
-            card = store.read(CARD, revision=parent).decode("utf-8")
-        except NotFound:
-            card = ""
+    def change(files: dict[str, bytes | None]) -> list[Add] | None:
+        card = (files[CARD] or b"").decode("utf-8")
         committed, shown_salt, shown_labels = from_card(card)
         if committed is None:
             raise HeldoutError(
@@ -104,9 +98,9 @@ def publish_salt(config: Config, queue: JobQueue, labels: bool = False) -> SaltP
         ops = [Add(CARD, _with_salt(card, salt, labels_path).encode("utf-8"))]
         if wanted and not shown_labels:
             ops.append(Add(LABELS_PATH, canonical_file(truth, bench.id_column)))
-        return store.commit(ops, "Publish the test-set salt (heldout reveal)", parent=parent)
+        return ops
 
-    retry_on_conflict(attempt, "publish the test-set salt")
+    queue.results.rewrite_files([CARD], change, "Publish the test-set salt (heldout reveal)")
     return outcome[0]
 
 

@@ -34,18 +34,16 @@ from typing import Any
 import pandas as pd
 
 from heldout.config import Config
-from heldout.errors import ConfigError
+from heldout.errors import ConfigError, HeldoutError
 from heldout.evaluator import stats
 from heldout.evaluator.per_example import find_hook, intervals, split_views, views
 from heldout.evaluator.scoring import SplitResult, _align, score_splits
 from heldout.predictions import read_predictions
-from heldout.queue import ladder
 from heldout.queue.entry import Entry, iso
 from heldout.queue.jobs import JobQueue
 from heldout.queue.release import Release, published_scores
 from heldout.queue.splits import PUBLIC, SPLIT_COLUMN, WHOLE, SplitScore, metrics_of
 from heldout.queue.status import JobStatus
-from heldout.queue.txn import Txn
 
 log = logging.getLogger("heldout.evaluator")
 BANDS_WAIT_SECONDS = 300.0  # longest the bands wait for other workers' jobs to finish
@@ -263,9 +261,7 @@ class Honest:
             known = self._ladder.get(user)
         if known is not None:
             return known
-        step, best_job = ladder.current(
-            Txn(self.queue.store, self.config.benchmark.primary_metric), user
-        )
+        step, best_job = self.queue.ladder(user)
         if best_job is None:
             return LadderState(step, None, None)
         release = self.queue.get(best_job).release
@@ -328,6 +324,8 @@ class Honest:
         try:
             self._bands(truth, scorer, run)
             self._dirty = False
+        except HeldoutError as exc:  # the Hub said no (a spent quota, say): not a bug
+            log.warning("could not recompute the tied bands yet (%s); trying again later", exc)
         except Exception:
             log.exception("could not recompute the tied bands; trying again later")
 

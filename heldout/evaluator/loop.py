@@ -29,6 +29,7 @@ FLUSH_SECONDS = 2.0  # longest a scored job waits to share its settle commit wit
 # ... with other workers in sight: every commit may make theirs lose the CAS race, so
 # settle once per batch (which also claims the next), or after this long
 CONTENDED_FLUSH_SECONDS = 10.0
+STAGGER_SECONDS = 1.0  # longest pause before an idle worker's leased claim
 CONTENTION_SECONDS = 300.0  # after losing a direct job to another worker, lease this long
 RECONCILE_SECONDS = 3600.0  # an idle worker checks results against the queue this often
 ERROR_PAUSE = 5.0  # before trying a failed commit again when the Hub gave no Retry-After
@@ -336,6 +337,10 @@ class Loop:
             if not seen.jobs and not seen.expired:
                 return []
         limit = self.sized(limit)
+        if not self.inflight and not self.done:
+            # Starting (or woken) into a backlog: so might other workers be, at the same
+            # moment. A random pause first keeps their first commits from all colliding.
+            self.control.wait(random.uniform(0.0, STAGGER_SECONDS))
         try:
             claimed = self.queue.claim(w.worker_id, limit, self.cutoff, spread=True)
         except Exception as exc:

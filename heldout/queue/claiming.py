@@ -247,7 +247,8 @@ def settle(
     for job_id in wanted:
         if job_id in direct and (entry := _unchanged(txn, direct[job_id])) is not None:
             mine[job_id] = txn.put(moves.taken(entry, Action.CLAIM, worker, now, q.lease_seconds))
-    txn.prefetch([user_path(e.submitter) for e in mine.values()])
+    if txn.scores:  # the rules read each user's best, and a result rewrites the index
+        txn.prefetch([user_path(e.submitter) for e in mine.values()])
     # The Ladder: a decision judged in a state of the submitter's Ladder that is no longer
     # the queue's goes back to PENDING, to be judged again (see queue/ladder.py).
     stale = ladder.stale(
@@ -266,7 +267,7 @@ def settle(
             continue
         if job_id in scored:
             s = scored[job_id]
-            before = txn.user(entry.submitter).best_score(best)
+            before = txn.user(entry.submitter).best_score(best) if txn.scores else None
             moved = moves.scored(
                 entry,
                 s.scores,

@@ -59,12 +59,15 @@ class JobQueue:
         self.publisher = Publisher(results, config.benchmark) if results is not None else None
         self.publish_error: BaseException | None = None  # why the last publication failed
         self._watch = claiming.LeaseWatch()  # RUNNING jobs' leases as last read
+        # The user indexes keep scores only when a rule reads them (see `users`).
+        review = config.review
+        self._scores = review.max_jump is not None or review.release == "ladder"
         # Publish right after each commit; a worker turns this off and publishes in
         # batches on its own schedule (`publish()`), so one results commit serves many.
         self.auto_publish = True
 
     def _txn(self, parent: str | None = None) -> Txn:
-        return Txn(self.store, self.config.benchmark.primary_metric, parent)
+        return Txn(self.store, self.config.benchmark.primary_metric, parent, self._scores)
 
     def _transact(self, work: Callable[[Txn], T], message: str, recheck: bool = False) -> T:
         """Run `work` in a CAS transaction; then publish what its commit made true.
@@ -76,7 +79,7 @@ class JobQueue:
             return work(txn)
 
         primary = self.config.benchmark.primary_metric
-        result = transact(self.store, primary, tracked, message, recheck)
+        result = transact(self.store, primary, tracked, message, recheck, self._scores)
         txn = last[0]
         moved = [(txn.origin(j), e) for j, (_, e) in txn.changes.entries.items()]
         touches = any(JobStatus.FINISHED in (before, e.status) for before, e in moved)
@@ -144,12 +147,9 @@ class JobQueue:
     def commits_last_hour(self) -> dict[str, int]:
         """Commits made in the last hour to the queue repo and the results repo, by
         every process of the benchmark (Hub stores only: {} elsewhere)."""
-        found = {}
-        for store in (self.store, self.results.store if self.results else None):
-            count = getattr(store, "commits_last_hour", None)
-            if count is not None:
-                found[store.repo_id] = count()  # type: ignore[union-attr]
-        return found
+        count = getattr(self.store, "commits_last_hour", None)
+        found = {self.store.repo_id: count()} if count is not None else {}  # type: ignore[attr-defined]
+        return found | (self.results.commits_last_hour() if self.results else {})
 
     def has_users(self) -> bool:
         """Whether anyone ever submitted (one listing of the user indexes)."""
@@ -175,8 +175,9 @@ class JobQueue:
             index = txn.user(user).jobs
             where = {job_id: JobStatus(job.status) for job_id, job in index.items()}
             paths = [status_path(s, j) for j, s in where.items()]
-            running = [status_path(JobStatus.RUNNING, j) for j, s in where.items() if s in IN_LINE]
-            txn.prefetch(paths + running)  # one request on the Hub
+            maybe = (JobStatus.RUNNING, JobStatus.FINISHED)  # "in line" covers these too
+            more = [status_path(m, j) for j, s in where.items() if s in IN_LINE for m in maybe]
+            txn.prefetch(paths + more)  # one request on the Hub
             found = [txn.entry(job_id, hint) for job_id, hint in where.items()]
             return sorted(
                 (e for e in found if status is None or e.status is status), key=lambda e: e.job_id
@@ -187,6 +188,10 @@ class JobQueue:
 
     def user_jobs(self, user: str) -> list[Entry]:
         return self.jobs(user=user)
+
+    def ladder(self, user: str) -> tuple[int, str | None]:
+        """The submitter's Ladder as the queue has it: (judgements standing, job shown)."""
+        return self._txn().user(user).ladder()
 
     def quota(self, user: str) -> Quota:
         return self._txn().user(user).quota(self.config.limits.submissions_per_day, self.clock())

@@ -153,6 +153,28 @@ class Results:
         or None when it is not there."""
         return read_many(self.store, [path], revision or self.store.head())[path]
 
+    def rewrite_files(
+        self,
+        paths: list[str],
+        change: Callable[[dict[str, bytes | None]], list[Add] | None],
+        message: str,
+    ) -> str | None:
+        """A read-modify-write of files other than the rows (the card, say), in one CAS
+        commit: `change` gets `paths` as they are at the head and returns the files to
+        write (None: nothing to do). A lost race runs it again on the new head."""
+
+        def attempt() -> str | None:
+            parent = self.store.head()
+            ops = change(read_many(self.store, paths, parent))
+            return self.store.commit(ops, message, parent=parent) if ops else None
+
+        return retry_on_conflict(attempt, message[:1].lower() + message[1:])
+
+    def commits_last_hour(self) -> dict[str, int]:
+        """This repo's commits in the last hour, by every process (Hub stores only)."""
+        count = getattr(self.store, "commits_last_hour", None)
+        return {self.store.repo_id: count()} if count is not None else {}  # type: ignore[attr-defined]
+
     def revealed(self) -> bool:
         """Whether the reveal is published (its record is in the repo, see `reveal.py`):
         rows written from then on carry the private split scores too."""

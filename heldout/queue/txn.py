@@ -63,10 +63,14 @@ def plan(changes: Changes) -> list[Operation]:
 
 
 class Txn:
-    def __init__(self, store: Store, primary_metric: str, parent: str | None = None) -> None:
-        """`parent`: a head the caller just read (saves a request); default: read it."""
+    def __init__(
+        self, store: Store, primary_metric: str, parent: str | None = None, scores: bool = True
+    ) -> None:
+        """`parent`: a head the caller just read (saves a request); default: read it.
+        `scores`: the user indexes keep each finished job's score (see `users`)."""
         self.store = store
         self.primary_metric = primary_metric
+        self.scores = scores
         self.parent = parent or store.head()
         self.changes = Changes()
         self._origin: dict[str, str | None] = {}
@@ -158,9 +162,9 @@ class Txn:
         self._origin.setdefault(entry.job_id, None)
         self._entries[entry.job_id] = entry
         self.changes.entries[entry.job_id] = (self._origin[entry.job_id], entry)
-        if not rewrites_index(before.status if before else None, entry.status):
-            return entry  # a claim, renewal or retry: the index reads the same
-        index = self.user(entry.submitter).with_entry(entry, self.primary_metric)
+        if not rewrites_index(before.status if before else None, entry.status, self.scores):
+            return entry  # a claim, renewal or retry (or a result): the index reads the same
+        index = self.user(entry.submitter).with_entry(entry, self.primary_metric, self.scores)
         self._users[entry.submitter] = index
         self.changes.users[entry.submitter] = index
         return entry
@@ -217,6 +221,7 @@ def transact(
     work: Callable[[Txn], T],
     message: str,
     recheck: bool = False,
+    scores: bool = True,
 ) -> T:
     """Run `work` on a fresh transaction and commit what it changed, as one CAS commit.
 
@@ -227,7 +232,7 @@ def transact(
     last: list[tuple[Txn, T]] = []
 
     def run() -> tuple[Txn, T]:
-        txn = Txn(store, primary_metric)
+        txn = Txn(store, primary_metric, scores=scores)
         last[:] = [(txn, work(txn))]
         return last[0]
 

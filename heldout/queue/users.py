@@ -20,15 +20,20 @@ INDEX_VERSION = 1
 IN_LINE = (JobStatus.PENDING, JobStatus.RUNNING)
 
 
-def index_status(status: JobStatus) -> JobStatus:
-    """The index does not tell a running job from a waiting one ("in line"), so a
-    claim, a lease renewal or a retry leaves it alone: only moves that change what it
-    answers (a submission, a result, a failure, a refund) rewrite it."""
-    return JobStatus.PENDING if status in IN_LINE else status
+def index_status(status: JobStatus, scores: bool = True) -> JobStatus:
+    """What the index records of a job's status. It does not tell a running job from a
+    waiting one ("in line"), so a claim, a lease renewal or a retry leaves it alone;
+    and unless a rule needs each user's scores (`scores`: `review.max_jump` or the
+    Ladder), a finished job is recorded as in line too, so a result does not rewrite
+    it either. Only moves that change what it answers (a submission, a failure and
+    its refund, a review) rewrite it; a job's real status is its entry's."""
+    if status in IN_LINE or (status is JobStatus.FINISHED and not scores):
+        return JobStatus.PENDING
+    return status
 
 
-def rewrites_index(before: JobStatus | None, after: JobStatus) -> bool:
-    return before is None or index_status(before) is not index_status(after)
+def rewrites_index(before: JobStatus | None, after: JobStatus, scores: bool = True) -> bool:
+    return before is None or index_status(before, scores) is not index_status(after, scores)
 
 
 def user_path(name: str) -> str:
@@ -84,11 +89,11 @@ class UserIndex:
     def __post_init__(self) -> None:
         check_username(self.user)
 
-    def with_entry(self, entry: Entry, primary_metric: str) -> UserIndex:
+    def with_entry(self, entry: Entry, primary_metric: str, scores: bool = True) -> UserIndex:
         old = self.jobs.get(entry.job_id)
-        score = (entry.scores or {}).get(primary_metric)
+        score = (entry.scores or {}).get(primary_metric) if scores else None
         job = UserJob(
-            status=index_status(entry.status).value,
+            status=index_status(entry.status, scores).value,
             submitted_at=entry.submitted_at,
             sha256=entry.predictions_sha256,
             model=entry.model,

@@ -104,10 +104,24 @@ def test_a_claim_leaves_the_user_index_alone_and_my_submissions_still_say_runnin
     assert [e.status for e in q.user_jobs("alice")] == [JobStatus.RUNNING]
     q.renew("w", [job])
     assert env.store.read("users/alice.json") == index
-    q.finish("w", [scored(job, 0.8)])
-    assert env.store.read("users/alice.json") != index
+    q.finish("w", [scored(job, 0.8)])  # no rule reads users' scores: nor does a result
+    assert env.store.read("users/alice.json") == index
     (entry,) = q.user_jobs("alice")
     assert entry.status is JobStatus.FINISHED and entry.scores["accuracy"] == 0.8
+    assert q.quota("alice").used == 1
+
+
+def test_with_a_score_jump_rule_a_result_records_the_users_best_in_the_index(
+    env: QueueEnv,
+) -> None:
+    q = env.queue(env.config_with(review={"max_jump": 0.3}))
+    first, second = (q.submit(submission("alice")).job_id for _ in range(2))
+    index = env.store.read("users/alice.json")
+    q.claim("w")
+    q.finish("w", [scored(first, 0.5)])
+    assert env.store.read("users/alice.json") != index  # the best the rule compares with
+    (flagged,) = q.finish("w", [scored(second, 0.9)])  # a jump of 0.4 over alice's best
+    assert flagged.status is JobStatus.REVIEW
 
 
 def test_a_busy_worker_reads_other_workers_leases_only_when_its_watch_is_due(
