@@ -154,7 +154,7 @@ class Loop:
 
     def flush_due(self) -> bool:
         if time.monotonic() < self.contended_until:  # once a batch: when the next may ride
-            ready = self.leasing and not self.waiting()
+            ready = not self.waiting() if self.leasing else not self.inflight
             return ready or time.monotonic() - self.first_done >= CONTENDED_FLUSH_SECONDS
         return (
             not self.inflight

@@ -80,7 +80,7 @@ class Txn:
 
     def read(self, path: str) -> bytes | None:
         """The file at the parent (None: absent). Everything read is remembered: it is
-        what a `rebase` checks."""
+        what `catch_up` checks."""
         if path not in self._prefetched:
             try:
                 self._prefetched[path] = self.store.read(path, revision=self.parent)
@@ -98,7 +98,7 @@ class Txn:
         """Job ids in one status folder, oldest first, at the live head.
 
         A listing only guides choices (which jobs to look at); what a transaction
-        writes must follow from what it `read`s, so that a `rebase` stays correct."""
+        writes must follow from what it `read`s, so that `catch_up` stays correct."""
         paths = self.store.list(status_folder(status))
         return sorted(
             p.rsplit("/", 1)[-1].removesuffix(".json") for p in paths if p.endswith(".json")
