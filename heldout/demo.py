@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
-import signal
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -113,67 +111,32 @@ def seed(queue: JobQueue, config: Config, out: TextIO) -> int:
 
 
 def run(root: Path, *, port: int, host: str, backend: str, out: TextIO) -> int:
-    from heldout.hub_emulator import EmulatorServer, EmulatorSettings
 
     folder, first = prepare_folder(root.resolve())
     config = load_config(folder.config)
-    # A fresh client secret each run: gradio signs session cookies with a key derived
-    # from it, so a well-known secret would let anyone forge a session.
-    client = (OAUTH_CLIENT_ID, secrets.token_urlsafe(32))
-    emulator = EmulatorServer(
-        EmulatorSettings(data_dir=folder.root / "hub-emulator", oauth_clients=dict([client])),
-        port=0,
-    ).start()
-    stop = threading.Event()
+    from heldout.local_run import serve, start_sign_in
+
+    emulator, provider = start_sign_in(OAUTH_CLIENT_ID, folder.root / "hub-emulator")
     try:
         if backend == "hub":
             config = hub_config(config, emulator.url)
-        _serve(config, (emulator.url, *client), first, host, port, stop, out)
+        queue = open_queue(config)
+        if first or not queue.has_users():
+            print(f"seeded {seed(queue, config, out)} example submissions", file=out)
+        serve(
+            config,
+            provider,
+            host=host,
+            port=port,
+            stop=threading.Event(),
+            out=out,
+            worker_id="demo-worker",
+            welcome=lambda url: _welcome(url, config, out),
+        )
     finally:
         emulator.stop()
     print("heldout demo stopped; run it again to pick up where you left off.", file=out)
     return 0
-
-
-def _serve(
-    config: Config,
-    provider: tuple[str, str, str],
-    first: bool,
-    host: str,
-    port: int,
-    stop: threading.Event,
-    out: TextIO,
-) -> None:
-    from heldout.evaluator.worker import Worker
-    from heldout.leaderboard.oauth_env import configure_local_oauth
-
-    configure_local_oauth(*provider)  # before gradio is imported
-    queue = open_queue(config)
-    if first or not queue.has_users():
-        print(f"seeded {seed(queue, config, out)} example submissions", file=out)
-    worker = Worker(open_queue(config), config, worker_id="demo-worker")
-    worker_thread = threading.Thread(target=worker.run, name="heldout-worker", daemon=True)
-    worker_thread.start()
-
-    from heldout.leaderboard.cli import build_app
-    from heldout.leaderboard.server import BackgroundServer
-
-    board_config = replace(config, evaluator=None)  # the board never sees the test set
-    app = build_app(board_config, open_queue(board_config), local=True)
-    server = BackgroundServer(app, board_config, host, port)
-    server.start()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    _welcome(server.url, config, out)
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        print("stopping…", file=out, flush=True)
-        worker.request_stop()
-        worker_thread.join(timeout=30)
-        server.stop()
 
 
 def _welcome(url: str, config: Config, out: TextIO) -> None:

@@ -10,8 +10,6 @@ never writes to the real datasets.
 
 from __future__ import annotations
 
-import secrets
-import signal
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -40,52 +38,32 @@ def preview_config(config: Config) -> Config:
 
 def run(config_path: Path, *, port: int, host: str, out: TextIO) -> int:
     from heldout.checking import check_benchmark
-    from heldout.hub_emulator import EmulatorServer, EmulatorSettings
+    from heldout.local_run import serve, start_sign_in
 
     config = preview_config(load_config(config_path))
     check_benchmark(config)  # a scorer that cannot score stops here, not on the first job
-    # A fresh client secret each run: gradio signs session cookies with a key derived from it.
-    client = (OAUTH_CLIENT_ID, secrets.token_urlsafe(32))
-    emulator = EmulatorServer(EmulatorSettings(oauth_clients=dict([client])), port=0).start()
-    stop = threading.Event()
+    emulator, provider = start_sign_in(OAUTH_CLIENT_ID)
     try:
-        _serve(config, (emulator.url, *client), host, port, stop, out)
+        serve(
+            config,
+            provider,
+            host=host,
+            port=port,
+            stop=threading.Event(),
+            out=out,
+            worker_id="preview-worker",
+            welcome=lambda url: _welcome(url, config, out),
+        )
     finally:
         emulator.stop()
     print("heldout preview stopped.", file=out, flush=True)
     return 0
 
 
-def _serve(
-    config: Config,
-    provider: tuple[str, str, str],
-    host: str,
-    port: int,
-    stop: threading.Event,
-    out: TextIO,
-) -> None:
-    from heldout.evaluator.worker import Worker
-    from heldout.leaderboard.oauth_env import configure_local_oauth
-    from heldout.queue.backends import open_queue
-
-    configure_local_oauth(*provider)  # before gradio is imported
-    worker = Worker(open_queue(config), config, worker_id="preview-worker")
-    worker_thread = threading.Thread(target=worker.run, name="heldout-worker", daemon=True)
-    worker_thread.start()
-
-    from heldout.leaderboard.cli import build_app
-    from heldout.leaderboard.server import BackgroundServer
-
-    board_config = replace(config, evaluator=None)  # the board never sees the test set
-    server = BackgroundServer(
-        build_app(board_config, open_queue(board_config), local=True), board_config, host, port
-    )
-    server.start()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+def _welcome(url: str, config: Config, out: TextIO) -> None:
     print(
         f"""
-heldout preview is running: {server.url}
+heldout preview is running: {url}
 
   - {config.benchmark.name}, scored by {config.evaluator.scorer if config.evaluator else "?"}
     against {config.evaluator.truth if config.evaluator else "?"}.
@@ -96,13 +74,3 @@ heldout preview is running: {server.url}
         file=out,
         flush=True,
     )
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        print("stopping…", file=out, flush=True)
-        worker.request_stop()
-        worker_thread.join(timeout=30)
-        server.stop()

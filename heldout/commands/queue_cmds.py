@@ -188,10 +188,13 @@ def queue_stats(args: argparse.Namespace) -> int:
     if config.storage.backend == "hub":
         from heldout.queue.governor import governor
 
-        limit = governor().snapshot().commits_limit_hour
-        shared = ", ".join(f"{repo} {n}/{limit}" for repo, n in queue.commits_last_hour().items())
+        budget = governor().snapshot()
+        shared = ", ".join(
+            f"{repo} {n}/{budget.commits_limit_hour}"
+            for repo, n in queue.commits_last_hour().items()
+        )
         print(f"Hub commits in the last hour (every process, read from the Hub): {shared}")
-        print(f"Hub budget (this process): {governor().snapshot().describe()}")
+        print(f"Hub budget (this process): {budget.describe()}")
     return 0
 
 

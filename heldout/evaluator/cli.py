@@ -87,9 +87,6 @@ def run(args: argparse.Namespace) -> int:
     from heldout.evaluator.worker import Worker
     from heldout.queue.backends import open_queue
 
-    if not getattr(args, "verbose", False):  # one line per HTTP request drowns the job log
-        for name in ("httpx", "httpx2", "httpcore", "httpcore2"):
-            logging.getLogger(name).setLevel(logging.WARNING)
     config = load_config(args.config)
     if config.evaluator is None:
         raise ConfigError(f"{args.config} has no [evaluator] section; a worker needs one")
@@ -127,10 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from heldout.cli import configure_logging
+
+    configure_logging(args.verbose)  # the same as `heldout worker`: no line per request
     try:
         return run(args)
     except HeldoutError as exc:

@@ -37,7 +37,7 @@ from heldout.config import Config
 from heldout.errors import ConfigError, HeldoutError
 from heldout.evaluator import stats
 from heldout.evaluator.per_example import find_hook, intervals, split_views, views
-from heldout.evaluator.scoring import SplitResult, _align, score_splits
+from heldout.evaluator.scoring import SplitResult, align, score_splits
 from heldout.predictions import read_predictions
 from heldout.queue.entry import Entry, iso
 from heldout.queue.jobs import JobQueue
@@ -88,7 +88,7 @@ def score_job(
     hook = find_hook(scorer)
     if hook is None:
         return Scoring(result)
-    by_split = split_views(views(_align(frame, truth, bench.id_column), truth, hook, bench), truth)
+    by_split = split_views(views(align(frame, truth, bench.id_column), truth, hook, bench), truth)
     if SPLIT_COLUMN in truth.columns:
         items = result.split_scores
     else:  # the whole set: its scores become one "all" split, to carry the intervals
@@ -119,7 +119,7 @@ def ladder_decision(
     part, primary = ranked_split(truth), bench.primary_metric
 
     def view(predictions: pd.DataFrame) -> stats.View:
-        aligned = _align(predictions, truth, bench.id_column)
+        aligned = align(predictions, truth, bench.id_column)
         return split_views(views(aligned, truth, hook, bench), truth)[part][primary]
 
     new = view(frame)
@@ -160,7 +160,7 @@ def band_numbers(
         return []
     part = ranked_split(truth)
     rows = [
-        split_views(views(_align(f, truth, bench.id_column), truth, hook, bench), truth)[part][
+        split_views(views(align(f, truth, bench.id_column), truth, hook, bench), truth)[part][
             bench.primary_metric
         ]
         for f in frames

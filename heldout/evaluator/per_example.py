@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from heldout.config import BenchmarkConfig
-from heldout.errors import InvalidPredictions, ScorerError
+from heldout.errors import ScorerError
 from heldout.evaluator import stats
+from heldout.evaluator.scoring import call_scorer
 
 log = logging.getLogger("heldout.evaluator")
 
@@ -52,12 +53,7 @@ def views(
 
     Only declared metrics are kept. What the hook gets wrong is the evaluator's fault
     (`ScorerError`), never the submitter's."""
-    try:
-        raw = hook(aligned.copy(deep=False), truth.copy(deep=False))
-    except (InvalidPredictions, ScorerError):
-        raise
-    except Exception as exc:
-        raise ScorerError(f"the scorer's per_example raised {type(exc).__name__}: {exc}") from exc
+    raw = call_scorer(hook, aligned, truth, "the scorer's per_example")
     if not isinstance(raw, Mapping):
         raise ScorerError("the scorer's per_example must return a dict of metric names")
     found: dict[str, stats.View] = {}

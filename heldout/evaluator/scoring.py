@@ -128,7 +128,7 @@ def score_splits(
     """
     if SPLIT_COLUMN not in truth.columns:
         return SplitResult(score_predictions(predictions, truth, scorer, benchmark))
-    aligned = _align(predictions, truth, benchmark.id_column)
+    aligned = align(predictions, truth, benchmark.id_column)
     same_order = len(aligned) == len(truth) and aligned[benchmark.id_column].astype(
         "str"
     ).reset_index(drop=True).equals(truth[benchmark.id_column].reset_index(drop=True))
@@ -162,14 +162,22 @@ def score_predictions(
     Both frames are passed as copies: pandas copy-on-write makes that free, and a
     scorer that edits them cannot corrupt the test set kept for the next job.
     """
-    aligned = _align(predictions, truth, benchmark.id_column)
+    aligned = align(predictions, truth, benchmark.id_column)
+    return check_result(call_scorer(scorer, aligned, truth, "the scorer"), benchmark)
+
+
+def call_scorer(
+    fn: Callable[..., Any], aligned: pd.DataFrame, truth: pd.DataFrame, what: str
+) -> Any:
+    """Call one of the maintainer's functions (the scorer, its `per_example`) on copies
+    of both frames. What it raises is the evaluator's fault (`ScorerError`), never the
+    submitter's, except a refusal of the file it makes on purpose."""
     try:
-        result = scorer(aligned.copy(deep=False), truth.copy(deep=False))
+        return fn(aligned.copy(deep=False), truth.copy(deep=False))
     except (InvalidPredictions, ScorerError):
         raise
     except Exception as exc:
-        raise ScorerError(f"the scorer raised {type(exc).__name__}: {exc}") from exc
-    return check_result(result, benchmark)
+        raise ScorerError(f"{what} raised {type(exc).__name__}: {exc}") from exc
 
 
 def check_result(result: object, benchmark: BenchmarkConfig) -> dict[str, float]:
@@ -205,7 +213,7 @@ def fingerprint(truth: pd.DataFrame, id_column: str = "id") -> str:
     return commitment.fingerprint(truth, id_column)
 
 
-def _align(predictions: pd.DataFrame, truth: pd.DataFrame, id_column: str) -> pd.DataFrame:
+def align(predictions: pd.DataFrame, truth: pd.DataFrame, id_column: str) -> pd.DataFrame:
     """Reorder predictions to the truth's order when both hold the same ids; else as is."""
     if id_column not in predictions.columns or len(predictions) != len(truth):
         return predictions

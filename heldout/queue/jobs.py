@@ -32,7 +32,7 @@ from heldout.queue.publication import Publisher, Reconciled
 from heldout.queue.results import Results
 from heldout.queue.retry import http_status, retry_after
 from heldout.queue.status import JobStatus, status_path
-from heldout.queue.store import Store, read_many
+from heldout.queue.store import Store, commits_last_hour, read_many
 from heldout.queue.submission import Submission, accept
 from heldout.queue.txn import Txn, hash_path, retry_on_conflict, transact
 from heldout.queue.users import IN_LINE, Quota, user_path
@@ -147,9 +147,9 @@ class JobQueue:
     def commits_last_hour(self) -> dict[str, int]:
         """Commits made in the last hour to the queue repo and the results repo, by
         every process of the benchmark (Hub stores only: {} elsewhere)."""
-        count = getattr(self.store, "commits_last_hour", None)
-        found = {self.store.repo_id: count()} if count is not None else {}  # type: ignore[attr-defined]
-        return found | (self.results.commits_last_hour() if self.results else {})
+        return commits_last_hour(self.store) | (
+            self.results.commits_last_hour() if self.results else {}
+        )
 
     def has_users(self) -> bool:
         """Whether anyone ever submitted (one listing of the user indexes)."""

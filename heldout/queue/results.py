@@ -25,7 +25,7 @@ from heldout.errors import NotFound
 from heldout.queue.entry import Entry, parse_iso
 from heldout.queue.release import Release, published_scores
 from heldout.queue.splits import PUBLIC, WHOLE, SplitScore, only, row_items
-from heldout.queue.store import Add, Delete, Operation, Store, read_many
+from heldout.queue.store import Add, Delete, Operation, Store, commits_last_hour, read_many
 from heldout.queue.txn import retry_on_conflict
 
 RESULTS_SCHEMA_VERSION = 1
@@ -172,8 +172,7 @@ class Results:
 
     def commits_last_hour(self) -> dict[str, int]:
         """This repo's commits in the last hour, by every process (Hub stores only)."""
-        count = getattr(self.store, "commits_last_hour", None)
-        return {self.store.repo_id: count()} if count is not None else {}  # type: ignore[attr-defined]
+        return commits_last_hour(self.store)
 
     def revealed(self) -> bool:
         """Whether the reveal is published (its record is in the repo, see `reveal.py`):

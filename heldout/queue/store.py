@@ -122,6 +122,13 @@ def read_many(store: Store, paths: list[str], revision: str) -> dict[str, bytes 
     return found
 
 
+def commits_last_hour(store: Store) -> dict[str, int]:
+    """{repo: commits in the last hour} for a store that can count them (the Hub: by
+    every process, from the repo's history); {} for one that cannot."""
+    count = getattr(store, "commits_last_hour", None)
+    return {store.repo_id: count()} if count is not None else {}  # type: ignore[attr-defined]
+
+
 def check_operations(operations: list[Operation]) -> None:
     """A commit must change something, and must not touch one path twice."""
     if not operations:
